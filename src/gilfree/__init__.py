@@ -1,0 +1,7 @@
+"""gilfree: parallel CPU compute in Python threads by releasing the GIL, measured side by side."""
+
+from gilfree.kernels import Cancelled, CancelToken, Kernel, build_info, names
+
+__version__ = "0.1.0"
+
+__all__ = ["CancelToken", "Cancelled", "Kernel", "__version__", "build_info", "names"]

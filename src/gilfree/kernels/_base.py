@@ -1,0 +1,167 @@
+"""What every kernel offers: variants, inputs at named sizes, chunking rules and a reference check.
+
+Runners see only "a callable and its chunk arguments": a chunk is the tuple of positional
+arguments for a variant, ending with ``start, stop``. Kernels whose units cost unequal
+amounts give a cost hint (``unit_cost``), and ``split`` cuts equal-cost ranges from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import pairwise
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gilfree.kernels._args import integer
+from gilfree.kernels._cancel import build_info
+
+SIZES = ("tiny", "small", "default", "large")
+VARIANTS = ("python", "gil", "nogil", "openmp")
+
+Chunk = tuple[Any, ...]
+
+
+@dataclass
+class Inputs:
+    """The arguments of one problem, and the range of units that chunks cut up."""
+
+    kernel: str
+    args: tuple[Any, ...]
+    lo: int
+    hi: int
+    size: str | None = None
+    seed: int | None = None
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def units(self) -> int:
+        return self.hi - self.lo
+
+    def whole(self) -> Chunk:
+        """The single chunk that covers everything."""
+        return (*self.args, self.lo, self.hi)
+
+
+class Kernel:
+    """One compiled core, exposed as variants, with the rules for chunking it."""
+
+    name: str = ""
+    summary: str = ""
+    character: str = ""
+    combine_rule: str = "sum"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {}
+    rtol: float = 0.0  # 0: exact
+
+    def __init__(self, module: ModuleType, python: Callable[..., Any]) -> None:
+        self._module = module
+        self.python = python
+        self.gil = module.gil
+        self.nogil = module.nogil
+        self._openmp = module.openmp
+
+    def __repr__(self) -> str:
+        return f"<gilfree kernel {self.name!r}: {', '.join(self.variants)}>"
+
+    # -- variants --------------------------------------------------------------------------
+
+    @property
+    def openmp(self) -> Callable[..., Any]:
+        if not build_info()["openmp"]:
+            raise AttributeError(
+                f"{self.name}.openmp is absent: gilfree was built without OpenMP "
+                "(rebuild with a compiler that supports it, and without GILFREE_OPENMP=0)"
+            )
+        return self._openmp
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return VARIANTS if build_info()["openmp"] else VARIANTS[:3]
+
+    def variant(self, name: str) -> Callable[..., Any]:
+        """The callable for a variant name; a clear error for an unknown or absent one."""
+        if name not in VARIANTS:
+            raise ValueError(f"unknown variant {name!r}; expected one of {', '.join(VARIANTS)}")
+        if name not in self.variants:
+            raise ValueError(f"variant {name!r} is absent: gilfree was built without OpenMP")
+        return getattr(self, name)
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def make_inputs(self, size: str = "default", seed: int = 0) -> Inputs:
+        """Fresh inputs at a named size (``tiny``, ``small``, ``default``, ``large``)."""
+        if size not in self.sizes:
+            raise ValueError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
+        seed = integer("seed", seed)
+        inputs = self.build(np.random.default_rng(seed), **self.sizes[size])
+        inputs.size, inputs.seed = size, seed
+        return inputs
+
+    def build(self, rng: np.random.Generator, **params: Any) -> Inputs:
+        """Inputs from explicit parameters (what ``make_inputs`` does for a named size)."""
+        raise NotImplementedError
+
+    # -- chunking --------------------------------------------------------------------------
+
+    def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray | None:
+        """Relative cost of ``samples`` equal slices of [lo, hi); None means uniform."""
+        return None
+
+    def split(self, inputs: Inputs, n_chunks: int) -> list[Chunk]:
+        """Cut the units into ``n_chunks`` contiguous ranges of about equal cost.
+
+        Empty ranges are dropped, so fewer chunks come back when there are fewer units.
+        """
+        n_chunks = integer("n_chunks", n_chunks, minimum=1)
+        bounds = self.cut(inputs, n_chunks)
+        return [(*inputs.args, a, b) for a, b in pairwise(bounds) if b > a]
+
+    def cut(self, inputs: Inputs, n_chunks: int) -> list[int]:
+        lo, hi = inputs.lo, inputs.hi
+        samples = min(hi - lo, 4096)
+        cost = self.unit_cost(inputs, lo, hi, samples) if samples else None
+        if cost is None or n_chunks == 1:
+            return [lo + (hi - lo) * k // n_chunks for k in range(n_chunks + 1)]
+        # Cumulative cost at the sample edges, then invert it by linear interpolation.
+        edges = lo + (hi - lo) * np.arange(samples + 1) / samples
+        cum = np.concatenate(([0.0], np.cumsum(np.asarray(cost, dtype=np.float64))))
+        targets = cum[-1] * np.arange(n_chunks + 1) / n_chunks
+        cuts = np.rint(np.interp(targets, cum, edges)).astype(np.int64)
+        cuts[0], cuts[-1] = lo, hi
+        return [int(c) for c in np.maximum.accumulate(cuts)]
+
+    def combine(self, partials: Sequence[Any]) -> Any:
+        """Sum the chunks' partial results (arrays element-wise)."""
+        if len(partials) == 0:
+            raise ValueError("partials must not be empty")
+        if isinstance(partials[0], np.ndarray):
+            return np.sum(np.stack(partials), axis=0)
+        return math.fsum(partials) if isinstance(partials[0], float) else sum(partials)
+
+    # -- checking --------------------------------------------------------------------------
+
+    def reference(self, inputs: Inputs) -> Any:
+        """The expected value, computed independently of the cores (cached on the inputs)."""
+        if "reference" not in inputs.cache:
+            inputs.cache["reference"] = self.compute_reference(inputs)
+        return inputs.cache["reference"]
+
+    def compute_reference(self, inputs: Inputs) -> Any:
+        raise NotImplementedError
+
+    def check(self, inputs: Inputs, value: Any) -> bool:
+        """Does a run's combined value (and any output written in place) match the reference?"""
+        expected = self.reference(inputs)
+        if isinstance(expected, np.ndarray):
+            return bool(np.array_equal(np.asarray(value), expected))
+        if isinstance(expected, float):
+            return math.isclose(value, expected, rel_tol=self.rtol or 1e-12, abs_tol=1e-300)
+        return bool(value == expected)
+
+    @cached_property
+    def doc(self) -> str:
+        return f"{self.name}: {self.summary} ({self.character})"

@@ -1,0 +1,8 @@
+# Declarations from _common.h, shared by every kernel module.
+cdef extern from "_common.h" nogil:
+    int GILFREE_HAVE_OPENMP
+    int GILFREE_OPENMP_VERSION
+    const char* GILFREE_COMPILER
+    int omp_get_max_threads()
+    int gilfree_load_flag(const int* p)
+    void gilfree_store_flag(int* p, int v)

@@ -1,0 +1,195 @@
+"""The six kernels of the catalogue, each a ``Kernel`` object, and the registry of names."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gilfree.kernels import (
+    _histogram,
+    _integrate,
+    _mandelbrot,
+    _pairwise,
+    _primes,
+    _reference,
+    _sum_squares,
+)
+from gilfree.kernels._base import Inputs, Kernel
+
+__all__ = ["REGISTRY", "get", "names"]
+
+
+class Mandelbrot(Kernel):
+    name = "mandelbrot"
+    summary = "escape counts over a W x H grid"
+    character = "compute-bound, rows of uneven cost"
+    combine_rule = "output array written in place; the value is the sum of all counts"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"width": 64, "height": 48, "max_iter": 64},
+        "small": {"width": 240, "height": 180, "max_iter": 128},
+        "default": {"width": 1200, "height": 900, "max_iter": 256},
+        "large": {"width": 3200, "height": 2400, "max_iter": 256},
+    }
+    view = (-2.0, 0.6, -1.2, 1.2)
+
+    def build(self, rng: np.random.Generator, width: int, height: int, max_iter: int) -> Inputs:
+        out = np.full((height, width), -1, dtype=np.int32)  # poisoned: every cell must be written
+        return Inputs(self.name, (out, *self.view, max_iter), 0, height)
+
+    def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray:
+        # Why: rows through the set cost up to max_iter per point, rows outside it a few.
+        # A grid with 1/16 of the columns, computed once per inputs, ranks the rows well.
+        if "row_cost" not in inputs.cache:
+            out, x0, x1, y0, y1, it = inputs.args
+            coarse = np.empty((out.shape[0], max(1, out.shape[1] // 16)), dtype=np.int32)
+            _mandelbrot.nogil(coarse, x0, x1, y0, y1, it)
+            inputs.cache["row_cost"] = coarse.sum(axis=1, dtype=np.float64) + coarse.shape[1]
+        rows = inputs.cache["row_cost"][lo:hi]
+        return np.add.reduceat(rows, np.linspace(0, rows.size, samples, endpoint=False).astype(int))
+
+    def compute_reference(self, inputs: Inputs) -> int:
+        out, *view = inputs.args
+        image = _reference.mandelbrot_reference(out.shape, *view)
+        inputs.cache["image"] = image
+        return int(image.sum(dtype=np.int64))
+
+    def check(self, inputs: Inputs, value: Any) -> bool:
+        expected = self.reference(inputs)
+        return value == expected and bool(np.array_equal(inputs.args[0], inputs.cache["image"]))
+
+
+class Integrate(Kernel):
+    name = "integrate"
+    summary = "midpoint rule for the integral of 4/(1+x^2) on [0, 1] with n steps (= pi)"
+    character = "compute-bound, uniform"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"n": 50_000},
+        "small": {"n": 1_000_000},
+        "default": {"n": 200_000_000},
+        "large": {"n": 1_000_000_000},
+    }
+
+    def build(self, rng: np.random.Generator, n: int) -> Inputs:
+        return Inputs(self.name, (n,), 0, n)
+
+    def compute_reference(self, inputs: Inputs) -> float:
+        return _reference.integrate_reference(inputs.args[0])
+
+
+class SumSquares(Kernel):
+    name = "sum_squares"
+    summary = "sum of x_i^2 over a float64 array"
+    character = "memory-bound"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"n": 2_000},
+        "small": {"n": 200_000},
+        "default": {"n": 20_000_000},
+        "large": {"n": 100_000_000},
+    }
+
+    def build(self, rng: np.random.Generator, n: int) -> Inputs:
+        return Inputs(self.name, (rng.standard_normal(n),), 0, n)
+
+    def compute_reference(self, inputs: Inputs) -> float:
+        return _reference.sum_squares_reference(inputs.args[0])
+
+
+class Pairwise(Kernel):
+    name = "pairwise"
+    summary = "sum of Euclidean distances over all pairs of n points in 3-D"
+    character = "O(n^2), shared read-only input"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"n": 150},
+        "small": {"n": 1_000},
+        "default": {"n": 14_000},
+        "large": {"n": 30_000},
+    }
+
+    def build(self, rng: np.random.Generator, n: int) -> Inputs:
+        return Inputs(self.name, (rng.random((n, 3)),), 0, n)
+
+    def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray:
+        # Why: row i pairs with the n - 1 - i rows after it, so an equal-row split of the
+        # triangle gives the first chunk most of the pairs; equal pair counts balance it.
+        n = inputs.args[0].shape[0]
+        mid = lo + (hi - lo) * (np.arange(samples) + 0.5) / samples
+        return np.maximum(n - 1 - mid, 0.0) + 1.0
+
+    def compute_reference(self, inputs: Inputs) -> float:
+        return _reference.pairwise_reference(inputs.args[0])
+
+
+class Primes(Kernel):
+    name = "primes"
+    summary = "count of primes in [lo, hi)"
+    character = "integer, cost grows with the range"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"lo": 0, "hi": 20_000},
+        "small": {"lo": 0, "hi": 200_000},
+        "default": {"lo": 0, "hi": 3_500_000},
+        "large": {"lo": 0, "hi": 12_000_000},
+    }
+
+    def build(self, rng: np.random.Generator, lo: int, hi: int) -> Inputs:
+        return Inputs(self.name, (lo, hi), lo, hi)
+
+    def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray:
+        # Why: a prime p costs sqrt(p)/3 trial divisions and primes thin out as 1/ln p,
+        # so the cost near x grows as sqrt(x)/ln(x); composites cost a few divisions each.
+        mid = lo + (hi - lo) * (np.arange(samples) + 0.5) / samples
+        return 4.0 + np.sqrt(mid) / (3.0 * np.log(np.maximum(mid, 3.0)))
+
+    def compute_reference(self, inputs: Inputs) -> int:
+        return _reference.primes_reference(*inputs.args)
+
+
+class Histogram(Kernel):
+    name = "histogram"
+    summary = "counts of float64 values in B equal bins over [lo, hi)"
+    character = "scattered writes"
+    combine_rule = "add the private per-chunk histograms"
+    sizes: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {"n": 2_000, "bins": 64},
+        "small": {"n": 200_000, "bins": 256},
+        "default": {"n": 20_000_000, "bins": 256},
+        "large": {"n": 100_000_000, "bins": 1024},
+    }
+
+    def build(self, rng: np.random.Generator, n: int, bins: int) -> Inputs:
+        x = rng.standard_normal(n) * 1.5
+        # A few values outside [lo, hi) and a few NaNs, which are not counted.
+        if n:
+            x[rng.integers(0, n, size=max(1, n // 1000))] = np.nan
+        return Inputs(self.name, (x, -4.0, 4.0, bins), 0, n)
+
+    def compute_reference(self, inputs: Inputs) -> np.ndarray:
+        return _reference.histogram_reference(*inputs.args)
+
+
+REGISTRY: dict[str, Kernel] = {
+    k.name: k
+    for k in (
+        Mandelbrot(_mandelbrot, _reference.mandelbrot),
+        Integrate(_integrate, _reference.integrate),
+        SumSquares(_sum_squares, _reference.sum_squares),
+        Pairwise(_pairwise, _reference.pairwise),
+        Primes(_primes, _reference.primes),
+        Histogram(_histogram, _reference.histogram),
+    )
+}
+
+
+def names() -> list[str]:
+    """The kernels' names, in catalogue order."""
+    return list(REGISTRY)
+
+
+def get(name: str | Kernel) -> Kernel:
+    """A kernel by name; a clear error for an unknown one."""
+    if isinstance(name, Kernel):
+        return name
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(REGISTRY)}") from None
