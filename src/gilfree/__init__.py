@@ -1,7 +1,9 @@
 """gilfree: parallel CPU compute in Python threads by releasing the GIL, measured side by side."""
 
+from gilfree.api import run
 from gilfree.kernels import Cancelled, CancelToken, Kernel, build_info, names
+from gilfree.runners import Result
 
 __version__ = "0.1.0"
 
-__all__ = ["CancelToken", "Cancelled", "Kernel", "__version__", "build_info", "names"]
+__all__ = ["CancelToken", "Cancelled", "Kernel", "Result", "__version__", "build_info", "names", "run"]

@@ -56,6 +56,11 @@ class Kernel:
     combine_rule: str = "sum"
     sizes: ClassVar[dict[str, dict[str, Any]]] = {}
     rtol: float = 0.0  # 0: exact
+    #: Rough serial cost of one unit in nanoseconds for the compiled loop, and how many times
+    #: slower the pure-Python loop is. Measured on the 2-core development machine; only the
+    #: order of magnitude matters (runners use it to decide whether work is worth dispatching).
+    ns_per_unit: float = 1.0
+    python_slowdown: float = 50.0
 
     def __init__(self, module: ModuleType, python: Callable[..., Any]) -> None:
         self._module = module
@@ -141,6 +146,14 @@ class Kernel:
         if isinstance(partials[0], np.ndarray):
             return np.sum(np.stack(partials), axis=0)
         return math.fsum(partials) if isinstance(partials[0], float) else sum(partials)
+
+    def estimate_s(self, inputs: Inputs, variant: str = "nogil") -> float:
+        """A rough guess of the serial seconds this work takes: right within a factor of a few."""
+        seconds = self.work_units(inputs) * self.ns_per_unit * 1e-9
+        return seconds * (self.python_slowdown if variant == "python" else 1.0)
+
+    def work_units(self, inputs: Inputs) -> float:
+        return float(inputs.units)
 
     # -- checking --------------------------------------------------------------------------
 

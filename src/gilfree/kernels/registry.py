@@ -32,6 +32,11 @@ class Mandelbrot(Kernel):
         "large": {"width": 3200, "height": 2400, "max_iter": 256},
     }
     view = (-2.0, 0.6, -1.2, 1.2)
+    ns_per_unit = 2.6  # per point-iteration, counting a point as 8 + max_iter / 4 iterations
+
+    def work_units(self, inputs: Inputs) -> float:
+        out, *_, max_iter = inputs.args
+        return out.shape[1] * inputs.units * (8 + max_iter / 4)
 
     def build(self, rng: np.random.Generator, width: int, height: int, max_iter: int) -> Inputs:
         out = np.full((height, width), -1, dtype=np.int32)  # poisoned: every cell must be written
@@ -63,6 +68,7 @@ class Integrate(Kernel):
     name = "integrate"
     summary = "midpoint rule for the integral of 4/(1+x^2) on [0, 1] with n steps (= pi)"
     character = "compute-bound, uniform"
+    ns_per_unit = 1.35
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 50_000},
         "small": {"n": 1_000_000},
@@ -81,6 +87,7 @@ class SumSquares(Kernel):
     name = "sum_squares"
     summary = "sum of x_i^2 over a float64 array"
     character = "memory-bound"
+    ns_per_unit = 0.4
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 2_000},
         "small": {"n": 200_000},
@@ -99,6 +106,12 @@ class Pairwise(Kernel):
     name = "pairwise"
     summary = "sum of Euclidean distances over all pairs of n points in 3-D"
     character = "O(n^2), shared read-only input"
+    ns_per_unit = 2.5  # per pair
+
+    def work_units(self, inputs: Inputs) -> float:
+        n = inputs.args[0].shape[0]
+        return n * (n - 1) / 2
+
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 150},
         "small": {"n": 1_000},
@@ -124,6 +137,13 @@ class Primes(Kernel):
     name = "primes"
     summary = "count of primes in [lo, hi)"
     character = "integer, cost grows with the range"
+    ns_per_unit = 3.0  # per unit of the cost hint below
+
+    def work_units(self, inputs: Inputs) -> float:
+        if inputs.units == 0:
+            return 0.0
+        return float(self.unit_cost(inputs, inputs.lo, inputs.hi, 64).mean() * inputs.units)
+
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"lo": 0, "hi": 20_000},
         "small": {"lo": 0, "hi": 200_000},
@@ -149,6 +169,7 @@ class Histogram(Kernel):
     summary = "counts of float64 values in B equal bins over [lo, hi)"
     character = "scattered writes"
     combine_rule = "add the private per-chunk histograms"
+    ns_per_unit = 1.0
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 2_000, "bins": 64},
         "small": {"n": 200_000, "bins": 256},
