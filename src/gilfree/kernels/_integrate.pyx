@@ -14,12 +14,15 @@ cdef int integrate_core(long long n, long long start, long long stop,
                         double* result, const int* cancel) noexcept nogil:
     """h * sum of f(x_i) for i in [start, stop), x_i = (i + 0.5) h, h = 1/n.
 
-    Four independent accumulators keep the divider busy; each block of 4096 terms is summed
-    on its own and then added to the total, which keeps the rounding error near 1e-15.
+    Eight lanes, each with its own accumulator, so the compiler can put the divisions in
+    vector registers without reordering any sum; each block of 4096 terms is summed on its
+    own and then added to the total, which keeps the rounding error near 1e-15.
     """
     cdef double h = 1.0 / n
-    cdef double total = 0.0, a0, a1, a2, a3, x0, x1, x2, x3, x
+    cdef double total = 0.0, x, di
+    cdef double a[8]
     cdef long long b, i, end
+    cdef int k
     b = start
     while b < stop:
         if cancel != NULL and gilfree_load_flag(cancel):
@@ -28,26 +31,22 @@ cdef int integrate_core(long long n, long long start, long long stop,
         end = b + BLOCK
         if end > stop:
             end = stop
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
+        for k in range(8):
+            a[k] = 0.0
         i = b
-        while i + 4 <= end:
-            x0 = (i + 0.5) * h
-            x1 = (i + 1.5) * h
-            x2 = (i + 2.5) * h
-            x3 = (i + 3.5) * h
-            a0 += 4.0 / (1.0 + x0 * x0)
-            a1 += 4.0 / (1.0 + x1 * x1)
-            a2 += 4.0 / (1.0 + x2 * x2)
-            a3 += 4.0 / (1.0 + x3 * x3)
-            i += 4
+        while i + 8 <= end:
+            # i as a double is exact (i < 2**53), so x is bit-for-bit (i + k + 0.5) * h, and
+            # no int64 -> double conversion per lane stops the compiler from vectorising.
+            di = <double>i
+            for k in range(8):
+                x = (di + (k + 0.5)) * h
+                a[k] += 4.0 / (1.0 + x * x)
+            i += 8
         while i < end:
             x = (i + 0.5) * h
-            a0 += 4.0 / (1.0 + x * x)
+            a[0] += 4.0 / (1.0 + x * x)
             i += 1
-        total += (a0 + a1) + (a2 + a3)
+        total += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
         b = end
     result[0] = total * h
     return 0

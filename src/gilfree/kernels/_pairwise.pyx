@@ -14,11 +14,14 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
                        double* result, const int* cancel) noexcept nogil:
     """Rows i in [start, stop), each summing |p_i - p_j| for j > i (row i costs n - 1 - i pairs).
 
-    Four lanes over j, each with its own accumulator, so the square roots overlap.
+    Four lanes over j, each with its own accumulator, so the square roots overlap and can
+    share vector registers.
     """
-    cdef double total = 0.0, xi, yi, zi, dx, dy, dz, a0, a1, a2, a3
+    cdef double total = 0.0, xi, yi, zi, dx, dy, dz
+    cdef double a[4]
     cdef const double* q
     cdef Py_ssize_t i, j
+    cdef int k
     for i in range(start, stop):
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total
@@ -26,38 +29,25 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
         xi = pts[3 * i]
         yi = pts[3 * i + 1]
         zi = pts[3 * i + 2]
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
+        for k in range(4):
+            a[k] = 0.0
         j = i + 1
         while j + 4 <= n:
             q = pts + 3 * j
-            dx = q[0] - xi
-            dy = q[1] - yi
-            dz = q[2] - zi
-            a0 += sqrt(dx * dx + dy * dy + dz * dz)
-            dx = q[3] - xi
-            dy = q[4] - yi
-            dz = q[5] - zi
-            a1 += sqrt(dx * dx + dy * dy + dz * dz)
-            dx = q[6] - xi
-            dy = q[7] - yi
-            dz = q[8] - zi
-            a2 += sqrt(dx * dx + dy * dy + dz * dz)
-            dx = q[9] - xi
-            dy = q[10] - yi
-            dz = q[11] - zi
-            a3 += sqrt(dx * dx + dy * dy + dz * dz)
+            for k in range(4):
+                dx = q[3 * k] - xi
+                dy = q[3 * k + 1] - yi
+                dz = q[3 * k + 2] - zi
+                a[k] += sqrt(dx * dx + dy * dy + dz * dz)
             j += 4
         while j < n:
             q = pts + 3 * j
             dx = q[0] - xi
             dy = q[1] - yi
             dz = q[2] - zi
-            a0 += sqrt(dx * dx + dy * dy + dz * dz)
+            a[0] += sqrt(dx * dx + dy * dy + dz * dz)
             j += 1
-        total += (a0 + a1) + (a2 + a3)
+        total += (a[0] + a[1]) + (a[2] + a[3])
     result[0] = total
     return 0
 

@@ -18,7 +18,7 @@ cdef inline bint _is_prime32(unsigned int n) noexcept nogil:
     if n % 2 == 0 or n % 3 == 0:
         return 0
     d = 5
-    while d <= n // d:
+    while <unsigned long long>d * d <= n:
         if n % d == 0 or n % (d + 2) == 0:
             return 0
         d += 6
@@ -32,7 +32,7 @@ cdef inline bint _is_prime64(unsigned long long n) noexcept nogil:
     if n % 2 == 0 or n % 3 == 0:
         return 0
     d = 5
-    while d <= n // d:
+    while d <= 4294967295ULL and d * d <= n:  # d * d cannot overflow below 2**32
         if n % d == 0 or n % (d + 2) == 0:
             return 0
         d += 6
