@@ -201,8 +201,6 @@ class Runner(abc.ABC):
         if variant == "openmp":
             outcomes, wall, cpu = self._run_openmp(func, inputs, chunks, timeout)
         else:
-            if chunks is None:
-                chunks = k.split(inputs, self.n_chunks())
             outcomes, wall, cpu, fallback = self._timed_map(k, variant, inputs, func, chunks, timeout)
         value = k.combine([o.value for o in outcomes])
         return Result(
@@ -227,6 +225,9 @@ class Runner(abc.ABC):
         return {}
 
     def _timed_map(self, kernel, variant, inputs, func, chunks, timeout):
+        """Split (unless chunks were given), then map and time; returns (outcomes, wall, cpu, fallback)."""
+        if chunks is None:
+            chunks = kernel.split(inputs, self.n_chunks())
         w0, c0 = time.perf_counter(), time.process_time()
         outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken())
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
