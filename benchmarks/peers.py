@@ -1,0 +1,272 @@
+"""The peers gilfree is measured against, written to the same math as its kernels.
+
+Numba (``njit(nogil=True)``, run in threads like gilfree's ``nogil``, and ``parallel=True``
+with ``prange``), NumPy, numexpr and joblib's threading backend. Each peer is what a user
+would naturally write: no ``fastmath``, one accumulator where the natural loop has one.
+A peer whose package is missing is reported as missing, never faked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+#: which Numba flavours exist per kernel (histogram has no race-free prange form)
+NUMBA_FLAVOURS = {
+    k: ("njit", "parallel") for k in ("mandelbrot", "integrate", "sum_squares", "pairwise", "primes")
+}
+NUMBA_FLAVOURS["histogram"] = ("njit",)
+NUMEXPR_KERNELS = ("integrate", "sum_squares")
+
+MISSING = {m: f'{m} is not installed (pip install "gilfree[bench]")' for m in ("numba", "numexpr", "joblib")}
+
+
+def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
+    """Compile on first use; returns {kernel: {"njit": f(*chunk), "parallel": f(*whole)}}."""
+    from numba import njit, prange
+
+    @njit(nogil=True, cache=False)
+    def mandelbrot(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
+        height, width = out.shape
+        dx = (x_max - x_min) / width
+        dy = (y_max - y_min) / height
+        total = 0
+        for r in range(start, stop):
+            ci = y_min + (r + 0.5) * dy
+            for c in range(width):
+                cr = x_min + (c + 0.5) * dx
+                zr = 0.0
+                zi = 0.0
+                n = 0
+                while n < max_iter:
+                    zr2 = zr * zr
+                    zi2 = zi * zi
+                    if zr2 + zi2 > 4.0:
+                        break
+                    zi = 2.0 * zr * zi + ci
+                    zr = zr2 - zi2 + cr
+                    n += 1
+                out[r, c] = n
+                total += n
+        return total
+
+    @njit(nogil=True, parallel=True)
+    def mandelbrot_par(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
+        height, width = out.shape
+        dx = (x_max - x_min) / width
+        dy = (y_max - y_min) / height
+        total = 0
+        for r in prange(start, stop):
+            ci = y_min + (r + 0.5) * dy
+            row = 0
+            for c in range(width):
+                cr = x_min + (c + 0.5) * dx
+                zr = 0.0
+                zi = 0.0
+                n = 0
+                while n < max_iter:
+                    zr2 = zr * zr
+                    zi2 = zi * zi
+                    if zr2 + zi2 > 4.0:
+                        break
+                    zi = 2.0 * zr * zi + ci
+                    zr = zr2 - zi2 + cr
+                    n += 1
+                out[r, c] = n
+                row += n
+            total += row
+        return total
+
+    @njit(nogil=True)
+    def integrate(n, start, stop):
+        h = 1.0 / n
+        s = 0.0
+        for i in range(start, stop):
+            x = (i + 0.5) * h
+            s += 4.0 / (1.0 + x * x)
+        return s * h
+
+    @njit(nogil=True, parallel=True)
+    def integrate_par(n, start, stop):
+        h = 1.0 / n
+        s = 0.0
+        for i in prange(start, stop):
+            x = (i + 0.5) * h
+            s += 4.0 / (1.0 + x * x)
+        return s * h
+
+    @njit(nogil=True)
+    def sum_squares(x, start, stop):
+        s = 0.0
+        for i in range(start, stop):
+            s += x[i] * x[i]
+        return s
+
+    @njit(nogil=True, parallel=True)
+    def sum_squares_par(x, start, stop):
+        s = 0.0
+        for i in prange(start, stop):
+            s += x[i] * x[i]
+        return s
+
+    @njit(nogil=True)
+    def pairwise(points, start, stop):
+        n = points.shape[0]
+        total = 0.0
+        for i in range(start, stop):
+            xi, yi, zi = points[i, 0], points[i, 1], points[i, 2]
+            for j in range(i + 1, n):
+                dx = points[j, 0] - xi
+                dy = points[j, 1] - yi
+                dz = points[j, 2] - zi
+                total += math.sqrt(dx * dx + dy * dy + dz * dz)
+        return total
+
+    @njit(nogil=True, parallel=True)
+    def pairwise_par(points, start, stop):
+        n = points.shape[0]
+        total = 0.0
+        for i in prange(start, stop):
+            xi, yi, zi = points[i, 0], points[i, 1], points[i, 2]
+            row = 0.0
+            for j in range(i + 1, n):
+                dx = points[j, 0] - xi
+                dy = points[j, 1] - yi
+                dz = points[j, 2] - zi
+                row += math.sqrt(dx * dx + dy * dy + dz * dz)
+            total += row
+        return total
+
+    @njit(nogil=True)
+    def _is_prime(n):
+        if n < 4:
+            return n >= 2
+        if n % 2 == 0 or n % 3 == 0:
+            return False
+        d = 5
+        while d * d <= n:
+            if n % d == 0 or n % (d + 2) == 0:
+                return False
+            d += 6
+        return True
+
+    @njit(nogil=True)
+    def primes(lo, hi, start, stop):
+        c = 0
+        for i in range(start, stop):
+            if _is_prime(i):
+                c += 1
+        return c
+
+    @njit(nogil=True, parallel=True)
+    def primes_par(lo, hi, start, stop):
+        c = 0
+        for i in prange(start, stop):
+            if _is_prime(i):
+                c += 1
+        return c
+
+    @njit(nogil=True)
+    def histogram(x, lo, hi, bins, start, stop):
+        counts = np.zeros(bins, dtype=np.int64)
+        scale = bins / (hi - lo)
+        for i in range(start, stop):
+            v = x[i]
+            if lo <= v < hi:
+                k = int((v - lo) * scale)
+                if k >= bins:
+                    k = bins - 1
+                counts[k] += 1
+        return counts
+
+    return {
+        "mandelbrot": {"njit": mandelbrot, "parallel": mandelbrot_par},
+        "integrate": {"njit": integrate, "parallel": integrate_par},
+        "sum_squares": {"njit": sum_squares, "parallel": sum_squares_par},
+        "pairwise": {"njit": pairwise, "parallel": pairwise_par},
+        "primes": {"njit": primes, "parallel": primes_par},
+        "histogram": {"njit": histogram},
+    }
+
+
+_NUMBA: dict[str, dict[str, Callable[..., Any]]] | None = None
+
+
+def numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
+    global _NUMBA
+    if _NUMBA is None:
+        _NUMBA = _numba_kernels()
+    return _NUMBA
+
+
+def numba_threads(workers: int) -> None:
+    """Numba's own thread count for ``parallel=True`` (its OpenMP/TBB/workqueue layer)."""
+    import numba
+
+    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+
+
+def numpy_whole(kernel: str) -> Callable[..., Any] | None:
+    """A vectorised NumPy (or BLAS) version over the whole input, where one is natural."""
+    if kernel == "sum_squares":
+        return lambda x, start, stop: float(x[start:stop] @ x[start:stop])
+    if kernel == "integrate":
+
+        def integrate(n, start, stop):
+            h = 1.0 / n
+            total = 0.0
+            for b in range(start, stop, 1 << 22):
+                x = (np.arange(b, min(b + (1 << 22), stop), dtype=np.float64) + 0.5) * h
+                total += float(np.sum(4.0 / (1.0 + x * x)))
+            return total * h
+
+        return integrate
+    if kernel == "histogram":
+
+        def histogram(x, lo, hi, bins, start, stop):
+            v = x[start:stop]
+            v = v[(v >= lo) & (v < hi)]
+            k = np.minimum(((v - lo) * (bins / (hi - lo))).astype(np.int64), bins - 1)
+            return np.bincount(k, minlength=bins)
+
+        return histogram
+    return None
+
+
+def numexpr_whole(kernel: str) -> Callable[..., Any] | None:
+    if not available("numexpr"):
+        return None
+    import numexpr as ne
+
+    if kernel == "sum_squares":
+        return lambda x, start, stop: float(ne.evaluate("sum(v * v)", local_dict={"v": x[start:stop]}))
+    if kernel == "integrate":
+
+        def integrate(n, start, stop):
+            h = 1.0 / n
+            total = 0.0
+            for b in range(start, stop, 1 << 22):
+                i = np.arange(b, min(b + (1 << 22), stop), dtype=np.float64)
+                total += float(
+                    ne.evaluate("sum(4.0 / (1.0 + ((i + 0.5) * h) ** 2))", local_dict={"i": i, "h": h})
+                )
+            return total * h
+
+        return integrate
+    return None
+
+
+def joblib_threads(func: Callable[..., Any], chunks: list[tuple], workers: int, parallel: Any) -> list[Any]:
+    """joblib's threading backend over the same chunks (``parallel`` is a reused Parallel)."""
+    from joblib import delayed
+
+    return parallel(delayed(func)(*c) for c in chunks)
