@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import peers
-
+from gilfree import peers
 from gilfree.info import cores
 from gilfree.kernels import REGISTRY, Inputs
 from gilfree.runners import make_runner, runner_class
