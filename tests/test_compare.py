@@ -22,6 +22,16 @@ from gilfree.kernels import REGISTRY, build_info
 from gilfree.runners import registry
 from gilfree.runners.serial import SerialRunner
 
+CELL_KEYS = (
+    "kernel", "variant", "runner", "workers", "size", "matched", "wall_s", "cpu_s", "wall_runs_s",
+    "cpu_runs_s", "startup_s", "speedup", "efficiency", "gil", "n_chunks", "schedule",
+    "serial_fallback", "start_method", "transport", "error",
+)  # fmt: skip
+GIL_KEYS = (
+    "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
+    "cpu_wait_fraction", "gil_p75_ms", "gil_max_ms", "verdict",
+)  # fmt: skip
+
 
 def _has_processes() -> bool:
     try:
@@ -83,7 +93,19 @@ def test_default_matrix_json_has_every_cell_matched(default_run):
     for key in ("cores", "python", "build", "gil_enabled", "openmp", "compiler", "gilfree"):
         assert key in machine
     assert machine["cores"] == cores()
+    assert set(doc) == {
+        "schema",
+        "machine",
+        "settings",
+        "switch_interval_s",
+        "idle",
+        "notes",
+        "total_s",
+        "cells",
+    }
     cells = doc["cells"]
+    assert set(cells[0]) == set(CELL_KEYS)  # as the schema in gilfree.report's docstring says
+    assert set(cells[0]["gil"]) == set(GIL_KEYS)
     got = {(c["kernel"], c["variant"], c["runner"], c["workers"], c["size"]) for c in cells}
     assert got == expected_default_cells()
     assert len(cells) == len(got)

@@ -34,8 +34,11 @@ One object; times in seconds, ``null`` where a figure does not exist (a failed c
           "efficiency": 0.98,        # speedup / workers
           "gil": {"ticks": 131, "duration_s": 0.13, "p50_ms": 0.07, "p75_ms": 0.08,
                   "p99_ms": 0.2, "max_ms": 1.1, "blocked_fraction": 0.01,
+                  "cpu_wait_fraction": 0.02,   # null where the OS does not say (not Linux)
+                  "gil_p75_ms": 0.08, "gil_max_ms": 0.4,   # lateness less the wait for a core
                   "verdict": "releases" | "holds in slices" | "holds" | null},
-                                       # null: runs shorter than a switch interval
+                                       # verdict null: runs shorter than a switch
+                                       # interval; "gil" null: the cell failed
           "n_chunks": 2, "schedule": "static", "serial_fallback": false,
           "start_method": null, "transport": null,    # set by the processes runner
           "error": null              # one line, when the cell failed
