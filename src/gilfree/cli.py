@@ -37,6 +37,201 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- gilfree compare ---------------------------------------------------------------------------
+
+
+def _split_names(values: list[str] | None) -> list[str] | None:
+    """``--kernels a,b c`` -> ["a", "b", "c"]."""
+    if values is None:
+        return None
+    return [name for v in values for name in v.split(",") if name]
+
+
+def _parse_workers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    out = []
+    for word in text.split(","):
+        try:
+            out.append(int(word))
+        except ValueError:
+            raise UsageError(f"--workers: expected integers such as 1,2,4, got {word!r}") from None
+    return out
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from gilfree import compare, report
+
+    outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
+    to_stdout = [opt for opt, target in outputs.items() if target == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one output can go to stdout ('-'), got {' and '.join(to_stdout)}")
+    # Everything is checked before the matrix runs: a bad value costs nothing and leaves no file.
+    try:
+        for opt, target in outputs.items():
+            if target is not None and target != "-":
+                report.check_writable(target, opt)
+        if args.plot is not None:
+            report.require_matplotlib()
+        try:
+            repeat = int(args.repeat)
+        except ValueError:
+            raise UsageError(f"--repeat: expected a whole number of runs, got {args.repeat!r}") from None
+        plan = compare.plan(
+            kernels=_split_names(args.kernels),
+            variants=_split_names(args.variants),
+            runners=_split_names(args.runners),
+            workers=_parse_workers(args.workers),
+            size=args.size,
+            repeat=repeat,
+        )
+    except (ValueError, TypeError, ImportError) as exc:
+        raise UsageError(str(exc)) from None
+
+    show_progress = not to_stdout and not args.no_progress and sys.stderr.isatty()
+    with report.progress_bar(show_progress) as progress:
+        result = compare.run(plan, progress)
+
+    if args.json is not None:
+        report.write_output(args.json, report.to_json(result))
+    if args.csv is not None:
+        report.write_output(args.csv, report.to_csv(result))
+    if args.plot is not None:
+        report.write_output(args.plot, report.to_png(result))
+    report.print_table(result, stderr=bool(to_stdout))
+    return 0 if result.all_matched else 1
+
+
+def _add_compare_parser(sub) -> None:
+    from gilfree.compare import DEFAULT_REPEAT, DEFAULT_RUNNERS
+
+    p = sub.add_parser(
+        "compare",
+        help="the matrix kernel x variant x runner x workers: time, speed-up, GIL hold, check",
+        description=(
+            "Run each kernel through each variant and runner at each worker count; print the "
+            "median wall and CPU time, the speed-up over the same variant run serially, the "
+            "parallel efficiency, how the GIL was held, and whether every run matched the "
+            "reference. With no options: every kernel; python (at size tiny), gil, nogil and "
+            f"openmp; runners {', '.join(DEFAULT_RUNNERS)}; workers 1 and all cores."
+        ),
+    )
+    p.add_argument("--kernels", nargs="+", metavar="K", help="kernels (names, or a,b,c)")
+    p.add_argument("--variants", nargs="+", metavar="V", help="python, gil, nogil, openmp")
+    p.add_argument("--runners", nargs="+", metavar="R", help="serial, threads, processes, dask")
+    p.add_argument("--workers", metavar="N,N", help="worker counts, e.g. 1,2,4 (default: 1 and all cores)")
+    p.add_argument("--size", default="default", help="tiny, small, default or large (default: default)")
+    p.add_argument(
+        "--repeat", default=str(DEFAULT_REPEAT), metavar="K", help="timed runs per cell, after a warm-up"
+    )
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write the table's columns as CSV ('-': stdout)")
+    p.add_argument("--plot", metavar="FILE.png", help='speed-up plot, needs gilfree[plot] ("-": stdout)')
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_compare)
+
+
+# -- gilfree probe -----------------------------------------------------------------------------
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from gilfree import probe
+
+    try:
+        func, kernel = probe.load_callable(args.target)
+        lead: list = []
+        if args.bytes is not None and args.kernel_inputs is not None:
+            raise ValueError("give --bytes or --kernel-inputs, not both")
+        if args.bytes is not None:
+            import numpy as np
+
+            lead = [np.random.default_rng(0).bytes(probe.parse_bytes(args.bytes))]
+        if args.kernel_inputs is not None:
+            if kernel is None:
+                raise ValueError(
+                    "--kernel-inputs needs a kernel variant, such as gilfree.kernels:mandelbrot.nogil"
+                )
+            lead = list(kernel.make_inputs(args.kernel_inputs).whole())
+        try:
+            min_time = float(args.min_time)
+        except ValueError:
+            raise ValueError(f"--min-time: expected seconds, got {args.min_time!r}") from None
+        call_args, call_kwargs = probe.parse_call_args(args.args)
+        call_args = lead + call_args
+        try:
+            func(*call_args, **call_kwargs)  # a first call: the error, if any, and the warm-up
+        except Exception as exc:
+            raise ValueError(f"calling {args.target} raised {type(exc).__name__}: {exc}") from None
+        result = probe.probe(func, *call_args, min_time=min_time, target=args.target, **call_kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"releases": "green", "holds": "red", "holds in slices": "yellow"}[result.verdict.label]
+    console = Console()
+    console.print(f"[bold]{args.target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
+    console.print(result.verdict.reason)
+    t = Table(show_header=True)
+    t.add_column("figure")
+    t.add_column("during the calls", justify="right")
+    t.add_column("idle", justify="right")
+    h, i = result.hold, result.idle
+    t.add_row("heartbeat ticks", str(h.ticks), str(i.ticks))
+    t.add_row("measured for (s)", f"{h.duration_s:.3f}", f"{i.duration_s:.3f}")
+    for name in ("p50_ms", "p75_ms", "p99_ms", "max_ms"):
+        t.add_row(f"lateness {name[:-3]} (ms)", f"{getattr(h, name):.2f}", f"{getattr(i, name):.2f}")
+    t.add_row("blocked fraction", f"{h.blocked_fraction:.2f}", f"{i.blocked_fraction:.2f}")
+    if h.cpu_wait_fraction is not None and i.cpu_wait_fraction is not None:
+        t.add_row("CPU wait fraction", f"{h.cpu_wait_fraction:.2f}", f"{i.cpu_wait_fraction:.2f}")
+        t.add_row("GIL wait p75 (ms)", f"{h.gil_wait_p75_ms:.2f}", f"{i.gil_wait_p75_ms:.2f}")
+        t.add_row("GIL wait max (ms)", f"{h.gil_wait_max_ms:.2f}", f"{i.gil_wait_max_ms:.2f}")
+    console.print(t)
+    console.print(
+        f"{result.calls} call(s), {result.per_call_s * 1e3:.3g} ms each; switch interval "
+        f"{result.switch_interval_s * 1e3:g} ms" + ("" if result.gil_enabled else "; the GIL is off"),
+        style="dim",
+    )
+    return 0
+
+
+def _add_probe_parser(sub) -> None:
+    from gilfree.probe import PROBE_MIN_TIME_S
+
+    p = sub.add_parser(
+        "probe",
+        help="does a callable release the GIL? a verdict and the figures behind it",
+        description=(
+            "Call MODULE:FUNC(ARGS...) over and over for at least --min-time seconds while a "
+            "heartbeat thread measures how late it wakes, and say whether the call releases "
+            "the GIL, holds it, or holds it in slices (as pure Python does). ARGS are Python "
+            "literals (0.5, b'abc', [1, 2]) or strings; name=value passes a keyword. "
+            "Examples: time:sleep 0.5 | hashlib:sha256 --bytes 16M | "
+            "gilfree.kernels:mandelbrot.nogil --kernel-inputs default"
+        ),
+    )
+    p.add_argument("target", metavar="MODULE:FUNC", help="the callable; FUNC may be a dotted path")
+    p.add_argument("args", nargs="*", metavar="ARGS", help="arguments: Python literals or strings")
+    p.add_argument("--bytes", metavar="N", help="pass N random bytes first (e.g. 16M) to hash or compress")
+    p.add_argument(
+        "--kernel-inputs",
+        metavar="SIZE",
+        help="pass a gilfree kernel's whole input at SIZE first (for a kernel variant)",
+    )
+    p.add_argument(
+        "--min-time",
+        default=str(PROBE_MIN_TIME_S),
+        metavar="S",
+        help=f"keep calling for at least S seconds (default {PROBE_MIN_TIME_S})",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_probe)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gilfree",
@@ -47,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="version, Python, GIL, cores, OpenMP, compiler, kernels")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_info)
+    _add_compare_parser(sub)
+    _add_probe_parser(sub)
     return parser
 
 

@@ -166,6 +166,10 @@ class Kernel:
     def compute_reference(self, inputs: Inputs) -> Any:
         raise NotImplementedError
 
+    def reset_outputs(self, inputs: Inputs) -> None:
+        """Poison what the kernel writes in place, so a check after the next run proves that run
+        wrote it (and not an earlier one). Kernels that only return values have nothing to do."""
+
     def check(self, inputs: Inputs, value: Any) -> bool:
         """Does a run's combined value (and any output written in place) match the reference?"""
         expected = self.reference(inputs)

@@ -1,0 +1,285 @@
+"""``gilfree compare``: the default matrix, its outputs, and bad option values.
+
+The default matrix is run once, at ``--size tiny``, through ``gilfree.cli.main`` (JSON, CSV
+and plot from the same run), and each test reads what it needs from that run.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import statistics
+import sys
+
+import pytest
+
+from gilfree import compare, report
+from gilfree.cli import main
+from gilfree.info import cores
+from gilfree.kernels import REGISTRY, build_info
+from gilfree.runners import registry
+from gilfree.runners.serial import SerialRunner
+
+CELL_KEYS = (
+    "kernel", "variant", "runner", "workers", "size", "matched", "wall_s", "cpu_s", "wall_runs_s",
+    "cpu_runs_s", "startup_s", "speedup", "efficiency", "gil", "n_chunks", "schedule",
+    "serial_fallback", "start_method", "transport", "error",
+)  # fmt: skip
+GIL_KEYS = (
+    "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
+    "cpu_wait_fraction", "gil_p75_ms", "gil_max_ms", "verdict",
+)  # fmt: skip
+
+
+def _has_processes() -> bool:
+    try:
+        return importlib.util.find_spec("gilfree.runners.processes") is not None
+    except ImportError:
+        return False
+
+
+def _has_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def expected_default_cells() -> set[tuple[str, str, str, int, str]]:
+    """The default matrix's cells, written out independently of ``compare.plan``."""
+    workers = sorted({1, cores()})
+    runners = ["threads", *(["processes"] if _has_processes() else [])]
+    variants = ["python", "gil", "nogil", *(["openmp"] if build_info()["openmp"] else [])]
+    cells = set()
+    for k in REGISTRY:
+        for v in variants:
+            size = "tiny"  # python is always tiny; the others are tiny here because --size tiny
+            cells.add((k, v, "serial", 1, size))
+            if v == "openmp":
+                cells.update((k, v, "serial", w, size) for w in workers)
+            else:
+                cells.update((k, v, r, w, size) for r in runners for w in workers)
+    return cells
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """``gilfree compare --size tiny --json --csv --plot``, once; the figure's axes are counted
+    before it is saved."""
+    out = tmp_path_factory.mktemp("compare")
+    panels: list[int] = []
+    original = report.figure
+
+    def spy(comparison):
+        fig = original(comparison)
+        panels.append(len(fig.axes))
+        return fig
+
+    report.figure = spy
+    argv = ["compare", "--size", "tiny", "--json", str(out / "c.json"), "--csv", str(out / "c.csv")]
+    if _has_matplotlib():
+        argv += ["--plot", str(out / "c.png")]
+    try:
+        rc = main([*argv, "--no-progress"])
+    finally:
+        report.figure = original
+    return {"rc": rc, "dir": out, "panels": panels}
+
+
+def test_default_matrix_json_has_every_cell_matched(default_run):
+    assert default_run["rc"] == 0
+    doc = json.loads((default_run["dir"] / "c.json").read_text())
+    assert doc["schema"] == report.SCHEMA
+    machine = doc["machine"]
+    for key in ("cores", "python", "build", "gil_enabled", "openmp", "compiler", "gilfree"):
+        assert key in machine
+    assert machine["cores"] == cores()
+    assert set(doc) == {
+        "schema",
+        "machine",
+        "settings",
+        "switch_interval_s",
+        "idle",
+        "notes",
+        "total_s",
+        "cells",
+    }
+    cells = doc["cells"]
+    assert set(cells[0]) == set(CELL_KEYS)  # as the schema in gilfree.report's docstring says
+    assert set(cells[0]["gil"]) == set(GIL_KEYS)
+    got = {(c["kernel"], c["variant"], c["runner"], c["workers"], c["size"]) for c in cells}
+    assert got == expected_default_cells()
+    assert len(cells) == len(got)
+    assert all(c["matched"] is True for c in cells), [c for c in cells if not c["matched"]]
+    assert all(c["error"] is None for c in cells)
+    for c in cells:
+        assert len(c["wall_runs_s"]) == doc["settings"]["repeat"] == compare.DEFAULT_REPEAT
+        assert c["wall_s"] > 0 and c["cpu_s"] >= 0 and c["startup_s"] >= 0
+        assert c["gil"]["ticks"] >= 1 and c["gil"]["duration_s"] >= compare.GIL_WINDOW_S
+        assert c["efficiency"] == pytest.approx(c["speedup"] / c["workers"])
+        if c["runner"] == "serial" and c["workers"] == 1:
+            assert c["speedup"] == 1.0
+    if not _has_processes():
+        assert any("processes" in note for note in doc["notes"])
+
+
+def test_csv_has_the_tables_columns(default_run):
+    text = (default_run["dir"] / "c.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [col.key for col in report.COLUMNS]
+    assert len(rows) - 1 == len(expected_default_cells())
+    matched = rows[0].index("matched")
+    assert {r[matched] for r in rows[1:]} == {"True"}
+
+
+@pytest.mark.skipif(not _has_matplotlib(), reason='needs matplotlib: pip install "gilfree[plot]"')
+def test_plot_is_a_png_with_one_panel_per_kernel(default_run):
+    data = (default_run["dir"] / "c.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert default_run["panels"] == [len(REGISTRY)]
+    import matplotlib.image
+
+    image = matplotlib.image.imread(io.BytesIO(data), format="png")
+    assert image.shape[0] > 300 and image.shape[1] > 600
+
+
+def test_no_temporary_files_left(default_run):
+    assert sorted(p.name for p in default_run["dir"].iterdir()) == sorted(
+        ["c.json", "c.csv", *(["c.png"] if _has_matplotlib() else [])]
+    )
+
+
+# -- a smaller matrix, through the API ---------------------------------------------------------------
+
+
+def test_speedup_and_efficiency_come_from_the_serial_cell():
+    result = compare.compare(
+        kernels=["integrate"], variants=["nogil"], runners=["threads"], workers=[1, 2], size="small", repeat=2
+    )
+    by = {(c.runner, c.workers): c for c in result.cells}
+    assert set(by) == {("serial", 1), ("threads", 1), ("threads", 2)}  # serial: always, the baseline
+    base = by["serial", 1]
+    for c in result.cells:
+        assert c.speedup == pytest.approx(base.wall_s / c.wall_s)
+        assert c.efficiency == pytest.approx(c.speedup / c.workers)
+        assert c.wall_s == statistics.median(c.wall_runs_s) and len(c.wall_runs_s) == 2
+    assert result.all_matched
+
+
+def test_short_runs_get_figures_but_no_verdict():
+    result = compare.compare(kernels=["sum_squares"], variants=["nogil"], runners=["serial"], size="tiny")
+    (cell,) = result.cells
+    assert cell.wall_s < sys.getswitchinterval()
+    assert cell.gil is not None and cell.gil_verdict is None
+
+
+def test_mandelbrot_outputs_are_poisoned_before_each_run():
+    k = REGISTRY["mandelbrot"]
+    inputs = k.make_inputs("tiny")
+    value = k.combine([k.nogil(*inputs.whole())])
+    assert k.check(inputs, value)
+    k.reset_outputs(inputs)
+    assert (inputs.args[0] == -1).all()
+    assert not k.check(inputs, value)  # the same value, but the image was not written again
+
+
+def test_a_failing_cell_is_recorded_and_the_rest_still_run(monkeypatch, capsys):
+    class Broken(SerialRunner):
+        name = "broken"
+
+        def map(self, func, chunks, *, timeout=None, cancel=None):
+            raise RuntimeError("this runner always fails")
+
+    monkeypatch.setitem(registry._CLASSES, "broken", Broken)
+    result = compare.compare(kernels=["primes"], variants=["nogil"], runners=["broken"], size="tiny")
+    by = {c.runner: c for c in result.cells}
+    assert by["serial"].matched and by["serial"].error is None
+    assert not by["broken"].matched and by["broken"].wall_s is None
+    assert by["broken"].error == "RuntimeError: this runner always fails"
+    assert not result.all_matched
+    argv = ["--kernels", "primes", "--variants", "nogil", "--runners", "broken", "--size", "tiny"]
+    rc = main(["compare", *argv])
+    assert rc == 1
+    assert "did not match the reference" in capsys.readouterr().out
+
+
+def test_a_runner_that_does_not_import(monkeypatch):
+    monkeypatch.setitem(registry._LAZY, "ghost", "gilfree.runners.ghost_not_built")
+    with pytest.raises(ValueError, match="runner 'ghost' is not available"):
+        compare.plan(runners=["ghost"])
+    # The default matrix skips it with a note (until every default runner is merged).
+    monkeypatch.setitem(registry._LAZY, "ghost", "gilfree.runners.ghost")
+    monkeypatch.setattr(compare, "DEFAULT_RUNNERS", ("serial", "threads", "ghost"))
+    plan = compare.plan(size="tiny")
+    assert "ghost" not in plan.runners
+    assert any("runner 'ghost' skipped" in note for note in plan.notes)
+
+
+def test_openmp_runs_only_with_the_serial_runner():
+    if not build_info()["openmp"]:
+        with pytest.raises(ValueError, match="variant 'openmp' is absent"):
+            compare.plan(variants=["openmp"])
+        assert any("openmp" in note for note in compare.plan().notes)
+        return
+    plan = compare.plan(kernels=["integrate"], variants=["openmp"], runners=["threads"], workers=[1, 2, 3])
+    assert {(c.runner, c.workers) for c in plan.cells} == {("serial", 1), ("serial", 2), ("serial", 3)}
+
+
+@pytest.mark.skipif(not _has_processes(), reason="gilfree.runners.processes is not in this build yet")
+def test_processes_cells_match():
+    result = compare.compare(
+        kernels=["integrate", "mandelbrot"],
+        variants=["python", "nogil"],
+        runners=["processes"],
+        workers=[1, 2],
+        size="tiny",
+        repeat=1,
+    )
+    procs = [c for c in result.cells if c.runner == "processes"]
+    assert len(procs) == 8
+    assert all(c.matched and c.startup_s is not None for c in procs), [c.error for c in procs]
+
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    assert main(["compare", "--kernels", "integrate", "--plot", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'pip install "gilfree[plot]"' in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- bad option values: exit 2, one line, nothing written --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--kernels", "nope"], "unknown kernel 'nope'"),
+        (["--kernels", "integrate,nope"], "unknown kernel 'nope'"),
+        (["--variants", "fast"], "unknown variant 'fast'"),
+        (["--runners", "gpu"], "unknown runner 'gpu'"),
+        (["--workers", "0"], "workers must not be 0"),
+        (["--workers", "1,two"], "--workers: expected integers"),
+        (["--size", "huge"], "unknown size 'huge'"),
+        (["--repeat", "0"], "repeat must be"),
+        (["--repeat", "many"], "--repeat: expected a whole number"),
+        (["--json", "{missing}/out.json"], "does not exist"),
+        (["--csv", "{file}/out.csv"], "does not exist"),
+        (["--plot", "{dir}"], "is a directory"),
+        (["--json", "-", "--csv", "-"], "only one output can go to stdout"),
+    ],
+)
+def test_bad_option_values_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, options, message):
+    (tmp_path / "a_file").write_text("")
+    paths = {"missing": tmp_path / "missing", "file": tmp_path / "a_file", "dir": tmp_path}
+    options = [o.format(**paths) for o in options]
+    json_out = tmp_path / "results.json"
+    argv = ["compare", *options]
+    if "--json" not in options:
+        argv += ["--json", str(json_out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("gilfree compare: error:") and message in err, err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # no output, no temp file
