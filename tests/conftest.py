@@ -31,3 +31,23 @@ def variant(request):
 @pytest.fixture(params=COMPILED)
 def compiled_variant(request):
     return request.param
+
+
+# -- the installed-wheel check (tools/check_wheel.sh, cibuildwheel's test step) -----------------
+def pytest_sessionfinish(session, exitstatus):
+    """With GILFREE_EXPECT_INSTALLED=1, fail the run if any test used gilfree from outside site-packages.
+
+    Checked at the very end, so a module that any test imported late is caught too.
+    """
+    from tests import _installed
+
+    if not _installed.expected():
+        return
+    bad = _installed.foreign_modules()
+    if bad:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"{_installed.ENV}=1 but gilfree was imported from outside {_installed.install_roots()}:"]
+        lines += [f"  {line}" for line in bad]
+        for line in lines:
+            (reporter.write_line if reporter else print)(line)
