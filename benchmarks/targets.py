@@ -192,18 +192,17 @@ def against_joblib(workers: int, repeat: int) -> list[Check]:
         return [
             Check("threads runner vs joblib threads", float("nan"), "<= 1.00", False, peers.MISSING["joblib"])
         ]
-    from joblib import Parallel
-
     checks = []
-    with make_runner("threads", workers) as threads, Parallel(n_jobs=workers, prefer="threads") as par:
+    with make_runner("threads", workers) as threads, contextlib.ExitStack() as stack:
         for name in COMPUTE_BOUND:
             k = REGISTRY[name]
             inputs = k.make_inputs("default")
             chunks = k.split(inputs, workers)
+            joblib = peers.get("joblib-threads").build(k, inputs, workers, stack)
             t = best_of(
                 {
-                    "gilfree": lambda: threads.map(k.nogil, chunks),
-                    "joblib": lambda: peers.joblib_threads(k.nogil, chunks, workers, par),
+                    "gilfree": lambda: k.combine([o.value for o in threads.map(k.nogil, chunks)]),
+                    "joblib": joblib,
                 },
                 repeat,
             )

@@ -1,5 +1,7 @@
 """The peers gilfree is measured against, written to the same math as its kernels.
 
+Used by ``gilfree compare --peers`` and by the benchmark suite (``benchmarks/``).
+
 Numba (``njit(nogil=True)``, run in threads like gilfree's ``nogil``, and ``parallel=True``
 with ``prange``), NumPy, numexpr and joblib's threading backend. Each peer is what a user
 would naturally write: no ``fastmath``, one accumulator where the natural loop has one.
@@ -8,12 +10,16 @@ A peer whose package is missing is reported as missing, never faked.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from gilfree.kernels import Inputs, Kernel
 
 
 def available(module: str) -> bool:
@@ -208,13 +214,6 @@ def numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
     return _NUMBA
 
 
-def numba_threads(workers: int) -> None:
-    """Numba's own thread count for ``parallel=True`` (its OpenMP/TBB/workqueue layer)."""
-    import numba
-
-    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
-
-
 def numpy_whole(kernel: str) -> Callable[..., Any] | None:
     """A vectorised NumPy (or BLAS) version over the whole input, where one is natural."""
     if kernel == "sum_squares":
@@ -265,8 +264,118 @@ def numexpr_whole(kernel: str) -> Callable[..., Any] | None:
     return None
 
 
-def joblib_threads(func: Callable[..., Any], chunks: list[tuple], workers: int, parallel: Any) -> list[Any]:
-    """joblib's threading backend over the same chunks (``parallel`` is a reused Parallel)."""
-    from joblib import delayed
+# -- the table of peers --------------------------------------------------------------------
 
-    return parallel(delayed(func)(*c) for c in chunks)
+
+@dataclass(frozen=True)
+class Peer:
+    """One peer: what it needs installed, whether it takes workers, and how to set it up.
+
+    ``build(kernel, inputs, workers, stack)`` does everything that must stay out of a timed
+    region (Numba compilation, a warm pool, thread-count settings undone by ``stack``) and
+    returns a zero-argument callable whose value ``Kernel.check`` accepts, or None when the
+    peer has no version of that kernel.
+    """
+
+    name: str
+    needs: str | None
+    parallel: bool
+    build: Callable[[Kernel, Inputs, int, contextlib.ExitStack], Callable[[], Any] | None]
+
+    @property
+    def missing(self) -> str | None:
+        if self.needs and not available(self.needs):
+            return MISSING.get(self.needs, f"{self.needs} is not installed")
+        return None
+
+
+def _numba_njit(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    f = numba_kernels()[k.name]["njit"]
+    f(*inputs.whole())  # compile outside the timed region
+    return lambda: f(*inputs.whole())
+
+
+def _numba_threads(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    """Numba ``njit(nogil=True)`` in gilfree's thread pool, over gilfree's chunks."""
+    from gilfree.runners import make_runner
+
+    f = numba_kernels()[k.name]["njit"]
+    f(*inputs.whole())
+    runner = stack.enter_context(make_runner("threads", workers))
+    chunks = k.split(inputs, workers)
+    return lambda: k.combine([o.value for o in runner.map(f, chunks)])
+
+
+def _numba_parallel(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    if "parallel" not in NUMBA_FLAVOURS.get(k.name, ()):
+        return None
+    import numba
+
+    f = numba_kernels()[k.name]["parallel"]
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+    stack.callback(numba.set_num_threads, old)
+    f(*inputs.whole())
+    return lambda: f(*inputs.whole())
+
+
+def _numpy(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    f = numpy_whole(k.name)
+    if f is None:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    stack.enter_context(threadpool_limits(workers))
+    return lambda: f(*inputs.whole())
+
+
+def _numexpr(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    f = numexpr_whole(k.name)
+    if f is None:
+        return None
+    import numexpr
+
+    old = numexpr.set_num_threads(workers)
+    stack.callback(numexpr.set_num_threads, old)
+    return lambda: f(*inputs.whole())
+
+
+def _joblib(k: Kernel, inputs: Inputs, workers: int, stack: contextlib.ExitStack):
+    """joblib's threading backend over the same nogil kernel and the same chunks."""
+    from joblib import Parallel, delayed
+
+    parallel = stack.enter_context(Parallel(n_jobs=workers, prefer="threads"))
+    chunks = k.split(inputs, workers)
+    return lambda: k.combine(parallel(delayed(k.nogil)(*c) for c in chunks))
+
+
+PEERS: tuple[Peer, ...] = (
+    Peer("numba-njit", "numba", False, _numba_njit),
+    Peer("numba-threads", "numba", True, _numba_threads),
+    Peer("numba-parallel", "numba", True, _numba_parallel),
+    Peer("numpy", "numpy", True, _numpy),
+    Peer("numexpr", "numexpr", True, _numexpr),
+    Peer("joblib-threads", "joblib", True, _joblib),
+)
+
+
+def names() -> list[str]:
+    return [p.name for p in PEERS]
+
+
+def get(name: str) -> Peer:
+    for p in PEERS:
+        if p.name == name:
+            return p
+    raise ValueError(f"unknown peer {name!r}; expected one of {', '.join(names())}")
+
+
+def has_version(peer: Peer, kernel: str) -> bool:
+    """Whether the peer has a version of this kernel (without building anything)."""
+    if peer.name == "numba-parallel":
+        return "parallel" in NUMBA_FLAVOURS.get(kernel, ())
+    if peer.name == "numpy":
+        return numpy_whole(kernel) is not None
+    if peer.name == "numexpr":
+        return kernel in NUMEXPR_KERNELS
+    return True
