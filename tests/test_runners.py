@@ -121,6 +121,14 @@ def test_gilfree_run_with_processes_reports_start_method_transport_and_startup()
     assert d["start_method"] == "fork" and d["n_chunks"] == 2
 
 
+def test_variants_pickle_by_reference(kernel):
+    """Workers get a variant as a module and name, not as code: cheap, and the same callable."""
+    for name in kernel.variants:
+        func = kernel.variant(name)
+        data = pickle.dumps(func)
+        assert len(data) < 200 and pickle.loads(data) is func
+
+
 # -- what the processes runner does with arrays -----------------------------------------------
 
 
@@ -263,7 +271,7 @@ def test_wrong_typed_inputs_raise_the_kernels_error_in_the_caller(pools, runner,
     bad = np.zeros((4, 4), dtype=np.float64)
     with pytest.raises(TypeError, match="out must have dtype int32, got float64") as info:
         r.map(k.nogil, [(bad, -2.0, 1.0, -1.0, 1.0, 10, 0, 4)])
-    assert "raised by chunk 0" in "".join(getattr(info.value, "__notes__", [])) + str(info.value.args)
+    assert "raised by chunk 0" in "".join(getattr(info.value, "__notes__", [])) + str(info.value.args[-1])
     with pytest.raises(TypeError, match="n must be an integer, got str"):
         r.map(REGISTRY["integrate"].nogil, [("1000", 0, 10)])
     ro = np.zeros((4, 4), dtype=np.int32)
