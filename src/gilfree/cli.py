@@ -134,17 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.matched is not False else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gilfree",
-        description="Parallel CPU compute in Python threads by releasing the GIL, measured here.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("info", help="version, Python, GIL, cores, OpenMP, compiler, kernels")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=_cmd_info)
-
+def _add_run_parser(sub) -> None:
     p = sub.add_parser(
         "run",
         help="run one kernel with one variant and runner: result, times, reference check",
@@ -163,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="stop the run after this many seconds")
     p.add_argument("--json", action="store_true", help="print JSON (the result and machine facts)")
     p.set_defaults(func=_cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gilfree",
+        description="Parallel CPU compute in Python threads by releasing the GIL, measured here.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="version, Python, GIL, cores, OpenMP, compiler, kernels")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_info)
+    _add_run_parser(sub)
     return parser
 
 
