@@ -33,13 +33,6 @@ GIL_KEYS = (
 )  # fmt: skip
 
 
-def _has_processes() -> bool:
-    try:
-        return importlib.util.find_spec("gilfree.runners.processes") is not None
-    except ImportError:
-        return False
-
-
 def _has_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
@@ -47,7 +40,7 @@ def _has_matplotlib() -> bool:
 def expected_default_cells() -> set[tuple[str, str, str, int, str]]:
     """The default matrix's cells, written out independently of ``compare.plan``."""
     workers = sorted({1, cores()})
-    runners = ["threads", *(["processes"] if _has_processes() else [])]
+    runners = ["threads", "processes"]
     variants = ["python", "gil", "nogil", *(["openmp"] if build_info()["openmp"] else [])]
     cells = set()
     for k in REGISTRY:
@@ -118,8 +111,6 @@ def test_default_matrix_json_has_every_cell_matched(default_run):
         assert c["efficiency"] == pytest.approx(c["speedup"] / c["workers"])
         if c["runner"] == "serial" and c["workers"] == 1:
             assert c["speedup"] == 1.0
-    if not _has_processes():
-        assert any("processes" in note for note in doc["notes"])
 
 
 def test_csv_has_the_tables_columns(default_run):
@@ -206,12 +197,10 @@ def test_a_runner_that_does_not_import(monkeypatch):
     monkeypatch.setitem(registry._LAZY, "ghost", "gilfree.runners.ghost_not_built")
     with pytest.raises(ValueError, match="runner 'ghost' is not available"):
         compare.plan(runners=["ghost"])
-    # The default matrix skips it with a note (until every default runner is merged).
-    monkeypatch.setitem(registry._LAZY, "ghost", "gilfree.runners.ghost")
+    # In the default matrix too: a default runner that does not import is an error, not a gap.
     monkeypatch.setattr(compare, "DEFAULT_RUNNERS", ("serial", "threads", "ghost"))
-    plan = compare.plan(size="tiny")
-    assert "ghost" not in plan.runners
-    assert any("runner 'ghost' skipped" in note for note in plan.notes)
+    with pytest.raises(ValueError, match="runner 'ghost' is not available"):
+        compare.plan(size="tiny")
 
 
 def test_openmp_runs_only_with_the_serial_runner():
@@ -224,7 +213,6 @@ def test_openmp_runs_only_with_the_serial_runner():
     assert {(c.runner, c.workers) for c in plan.cells} == {("serial", 1), ("serial", 2), ("serial", 3)}
 
 
-@pytest.mark.skipif(not _has_processes(), reason="gilfree.runners.processes is not in this build yet")
 def test_processes_cells_match():
     result = compare.compare(
         kernels=["integrate", "mandelbrot"],

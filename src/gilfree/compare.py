@@ -198,29 +198,15 @@ def _names(what: str, given: Iterable[str] | None, known: Sequence[str]) -> list
     return out
 
 
-def _available_runners(given: list[str] | None, notes: list[str]) -> list[str]:
-    """Check every runner imports; an explicitly named one that does not is an error."""
-    if given is not None:
-        for name in given:
-            try:
-                runner_class(name)
-            except ImportError as exc:
-                raise ValueError(f"runner {name!r} is not available: {exc}") from None
-        return given
-    out = []
-    for name in DEFAULT_RUNNERS:
+def _available_runners(given: list[str] | None) -> list[str]:
+    """Check every runner imports; one that does not (a missing extra) is an error."""
+    chosen = list(DEFAULT_RUNNERS) if given is None else given
+    for name in chosen:
         try:
             runner_class(name)
-        except ModuleNotFoundError as exc:
-            # until processes lands: the default matrix skips a runner whose module is not
-            # in this build yet, and says so. Remove this branch once every default runner is
-            # merged, so a broken runner is always an error.
-            if exc.name != f"gilfree.runners.{name}":
-                raise
-            notes.append(f"runner {name!r} skipped: gilfree.runners.{name} is not in this build")
-            continue
-        out.append(name)
-    return out
+        except ImportError as exc:
+            raise ValueError(f"runner {name!r} is not available: {exc}") from None
+    return chosen
 
 
 def plan(
@@ -249,7 +235,7 @@ def plan(
             notes.append("variant 'openmp' absent: gilfree was built without OpenMP")
     elif "openmp" in vs and not openmp:
         raise ValueError("variant 'openmp' is absent: gilfree was built without OpenMP")
-    rs = _available_runners(_names("runners", runners, _runner_names()), notes)
+    rs = _available_runners(_names("runners", runners, _runner_names()))
     if workers is None:
         ws = sorted({1, cores()})
     else:

@@ -3,7 +3,7 @@
 ``with make_runner("threads", workers=2) as r: r.run("mandelbrot", "nogil")``
 """
 
-from gilfree.runners._base import SCHEDULES, ChunkOutcome, Result, Runner, resolve_workers
+from gilfree.runners._base import SCHEDULES, ChunkOutcome, Result, Runner, WorkerCrashed, resolve_workers
 from gilfree.runners.registry import make_runner, names, register, runner_class
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ChunkOutcome",
     "Result",
     "Runner",
+    "WorkerCrashed",
     "make_runner",
     "names",
     "register",

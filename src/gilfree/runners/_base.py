@@ -71,6 +71,39 @@ def attach_origin(exc: BaseException, index: int, remote_tb: str | None = None) 
     return exc
 
 
+class WorkerCrashed(RuntimeError):
+    """A worker process died (``os._exit``, a signal, a segfault) while it ran a chunk.
+
+    ``index`` is the chunk it was running, ``exitcode`` the process's exit status (negative:
+    the signal that killed it), ``pid`` the process. The runner replaces the dead worker
+    before its next run, so it stays usable.
+    """
+
+    def __init__(self, index: int, exitcode: int | None, pid: int | None = None) -> None:
+        self.index, self.exitcode, self.pid = index, exitcode, pid
+        super().__init__(
+            f"the worker process{'' if pid is None else f' (pid {pid})'} running chunk {index} died: "
+            f"{describe_exit(exitcode)}; the runner replaces it before its next run"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.index, self.exitcode, self.pid))
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """``-11`` -> ``killed by signal SIGSEGV``; ``3`` -> ``exit status 3``."""
+    if exitcode is None:
+        return "it closed its pipe (exit status unknown)"
+    if exitcode < 0:
+        import signal
+
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
 def format_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 

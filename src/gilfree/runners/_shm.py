@@ -1,0 +1,206 @@
+"""How the processes runner moves arrays: shared-memory segments, or pickled copies with diffs back.
+
+``shm`` (the default): every distinct ``numpy.ndarray`` among a run's chunk arguments is copied
+ONCE into its own ``multiprocessing.shared_memory`` segment; chunks then carry a small
+:class:`ShmRef` in its place, and workers attach NumPy views (one attachment per segment per
+run, cached in the worker). After a successful run, arrays the caller passed *writable* are
+copied back from their segments, because a worker may have written them (mandelbrot's ``out``);
+read-only arrays are never copied back. Runners know nothing about kernels, so "writable" is the
+only generic sign of an output: pass pure inputs read-only to skip their copy-back.
+
+``pickle``: chunks travel as pickled copies, which is what the comparison wants to show the
+cost of. A worker snapshots the writable arrays of its chunk, runs it, and sends back only the
+elements that changed (:func:`diff`); the caller applies them (:func:`apply_diff`), so writes
+in place reach the caller's arrays as they do with threads.
+
+Segments get names ``gilfree-<pid>-<random>``, so a test can tell ours from anyone else's in
+``/dev/shm``, and are unlinked by :meth:`Placement.close` on every path (the runner calls it in
+a ``finally``), after the workers that might still attach them are dead or idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing import resource_tracker
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import numpy as np
+
+SEGMENT_PREFIX = "gilfree-"
+
+
+def segment_prefix(pid: int | None = None) -> str:
+    """The name prefix of the segments a process creates (``/dev/shm/<prefix>...`` on Linux)."""
+    return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}-"
+
+
+@dataclass(frozen=True)
+class ShmRef:
+    """What a worker needs to attach one array: segment name, shape, dtype, order, writability."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    order: str
+    writable: bool
+
+
+def _sharable(a: np.ndarray) -> bool:
+    return not a.dtype.hasobject
+
+
+def ensure_tracker() -> None:
+    """Start multiprocessing's resource tracker in this process before workers are forked.
+
+    Why: a forked worker that attaches a segment registers it with the tracker it inherited.
+    Started later, each worker would start its own tracker, which unlinks the segment (with a
+    "leaked shared_memory" warning) when that worker exits, while the caller still uses it.
+    """
+    resource_tracker.ensure_running()
+
+
+class Placement:
+    """One run's chunks with every distinct array moved into shared memory, once.
+
+    ``specs`` are the chunks to send (arrays replaced by :class:`ShmRef`); ``copy_back()``
+    copies the segments of writable arrays into the caller's arrays; ``close()`` unlinks every
+    segment and is safe to call twice.
+    """
+
+    def __init__(self, chunks: Sequence[Sequence[Any]]) -> None:
+        self._segments: list[tuple[SharedMemory, np.ndarray, ShmRef]] = []
+        refs: dict[int, ShmRef] = {}
+        try:
+            self.specs = [
+                tuple(self._ref(a, refs) if isinstance(a, np.ndarray) and _sharable(a) else a for a in chunk)
+                for chunk in chunks
+            ]
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def names(self) -> list[str]:
+        return [ref.name for _, _, ref in self._segments]
+
+    def _ref(self, a: np.ndarray, refs: dict[int, ShmRef]) -> ShmRef:
+        ref = refs.get(id(a))
+        if ref is not None:
+            return ref
+        order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+        name = segment_prefix() + secrets.token_hex(4)
+        shm = SharedMemory(name=name, create=True, size=max(1, a.nbytes))
+        ref = ShmRef(shm.name, a.shape, a.dtype, order, bool(a.flags.writeable))
+        self._segments.append((shm, a, ref))
+        view = np.ndarray(a.shape, a.dtype, buffer=shm.buf, order=order)
+        view[...] = a
+        del view  # no export of shm.buf may outlive close()
+        refs[id(a)] = ref
+        return ref
+
+    def copy_back(self) -> None:
+        """Copy every segment whose array the caller passed writable back into that array."""
+        for shm, a, ref in self._segments:
+            if ref.writable:
+                a[...] = np.ndarray(ref.shape, ref.dtype, buffer=shm.buf, order=ref.order)
+
+    def close(self) -> None:
+        """Unlink every segment; errors are collected so that one never stops the others."""
+        segments, self._segments = self._segments, []
+        first: BaseException | None = None
+        for shm, _, _ in segments:
+            for step in (shm.close, shm.unlink):
+                try:
+                    step()
+                except FileNotFoundError:
+                    pass
+                except BaseException as exc:  # pragma: no cover - only on a broken /dev/shm
+                    first = first or exc
+        if first is not None:
+            raise first
+
+
+class Attachments:
+    """A worker's attached segments, one attachment per segment, kept until ``release()``."""
+
+    def __init__(self) -> None:
+        self._segments: dict[str, tuple[SharedMemory, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+    def get(self, ref: ShmRef) -> np.ndarray:
+        hit = self._segments.get(ref.name)
+        if hit is None:
+            shm = _attach(ref.name)
+            a = np.ndarray(ref.shape, ref.dtype, buffer=shm.buf, order=ref.order)
+            a.flags.writeable = ref.writable
+            hit = self._segments[ref.name] = (shm, a)
+        return hit[1]
+
+    def release(self) -> None:
+        """Drop every view, then close (not unlink: the caller owns the names) each segment."""
+        shms = [shm for shm, _ in self._segments.values()]
+        self._segments.clear()
+        for shm in shms:
+            # BufferError: a chunk kept a view alive; its mapping goes when that view does.
+            with contextlib.suppress(BufferError):
+                shm.close()
+
+
+def _attach(name: str) -> SharedMemory:
+    if sys.version_info >= (3, 13):  # attach without registering: the caller owns the segment
+        return SharedMemory(name=name, track=False)  # type: ignore[call-arg]
+    # Before 3.13 attaching registers the name with the (shared) resource tracker too; the
+    # tracker keeps a set, so this is a no-op next to the caller's own registration, which
+    # the caller's unlink removes.
+    return SharedMemory(name=name)
+
+
+# -- the pickle transport: send back only what changed ------------------------------------
+
+
+def _flat_bits(a: np.ndarray) -> np.ndarray:
+    """The array's elements in C order as unsigned ints of the same width (bit-exact compare)."""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    size = flat.dtype.itemsize
+    if size in (1, 2, 4, 8):
+        return flat.view(f"u{size}")
+    return flat.view(np.uint8).reshape(flat.size, size)
+
+
+def diff(before: np.ndarray, after: np.ndarray) -> tuple[Any, np.ndarray] | None:
+    """The elements of ``after`` that differ bit-wise from ``before``, in C order.
+
+    Returns ``None`` (nothing changed), ``(slice(lo, hi), values)`` for one contiguous run
+    (a chunk of rows: the usual case), or ``(flat_indices, values)``.
+    """
+    if after.dtype.hasobject:
+        return (slice(0, after.size), np.ascontiguousarray(after).reshape(-1))
+    b, a = _flat_bits(before), _flat_bits(after)
+    changed = b != a
+    if changed.ndim == 2:
+        changed = changed.any(axis=1)
+    idx = np.flatnonzero(changed)
+    if idx.size == 0:
+        return None
+    values = np.ascontiguousarray(after).reshape(-1)
+    lo, hi = int(idx[0]), int(idx[-1]) + 1
+    if hi - lo == idx.size:
+        return (slice(lo, hi), values[lo:hi].copy())
+    return (idx, values[idx])
+
+
+def apply_diff(target: np.ndarray, where: Any, values: np.ndarray) -> None:
+    """Write what :func:`diff` found into the caller's array (C-order flat positions)."""
+    if target.flags.c_contiguous:
+        target.reshape(-1)[where] = values
+    else:
+        flat = np.arange(target.size)[where]
+        target[np.unravel_index(flat, target.shape)] = values
