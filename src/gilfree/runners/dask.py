@@ -465,7 +465,9 @@ class DaskRunner(Runner):
             index = {f.key: i for i, f in enumerate(futures)}
             for _ in futures:
                 f = self._next_done(done, deadline, timeout, cancel)
-                if f.status != "finished":
+                # Not "!= finished": a finished chunk whose worker then died is "pending" again
+                # while Dask recomputes it, and gather below waits for that.
+                if f.status in ("error", "cancelled"):
                     raise self._chunk_error(f, index[f.key])
             results = client.gather(futures, direct=self._direct)
         except BaseException:
