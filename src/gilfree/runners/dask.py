@@ -85,7 +85,7 @@ __all__ = [
 
 #: The environment variable that names a scheduler when ``scheduler=`` is not given.
 SCHEDULER_ENV = "GILFREE_DASK_SCHEDULER"
-#: Seconds to reach a scheduler, and then again to see its first worker. Why 10: a scheduler
+#: Seconds to reach a scheduler and see its first worker, in all. Why 10: a scheduler
 #: across a network answers in milliseconds, and a worker that was just started registers
 #: within a few seconds; past 10 s a user should be told, not left waiting for Dask's own 30 s.
 CONNECT_TIMEOUT_S = 10.0
