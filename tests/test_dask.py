@@ -341,6 +341,11 @@ def test_worker_function_sends_back_only_rows_it_wrote():
     x = sum_squares.make_inputs("tiny")
     _outcome, written = _run_chunk(sum_squares.nogil, "run-b", (0,), *x.whole())
     assert written == {}, "an input that was only read must not travel back"
+    assert x.args[0].flags.writeable, "the caller's array is left as it was"
+    # A real error is still raised when the writable retry fails too.
+    out, x0, x1, y0, y1, _max_iter, start, stop = chunk
+    with pytest.raises(ValueError, match="max_iter"):
+        _run_chunk(mandelbrot.nogil, "run-c", (0,), out, x0, x1, y0, y1, -1, start, stop)
 
 
 def test_same_bytes_treats_nan_as_equal():

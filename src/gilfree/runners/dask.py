@@ -22,12 +22,13 @@ How data moves, once per run (one ``map`` call): every distinct ``numpy.ndarray`
 chunk arguments is scattered to all workers (``broadcast=True``, so a worker that dies does
 not take the only copy with it), then each chunk is one future (``pure=False``) whose array
 arguments are those scattered copies. A chunk writes its output in place, as mandelbrot
-writes its rows, into the worker's copy, so the caller's array would never see it: for every
-writable array argument, the worker compares the chunk's rows ``[start, stop)`` (first axis)
-before and after the call, sends back the rows that changed, and ``map`` copies them into the
-caller's array. Read-only or unchanged arrays never travel back. The contract, the same one
-the thread runner relies on: a chunk writes only its own rows of an output, and chunks' rows
-do not overlap.
+writes its rows, into the worker's copy, so the caller's array would never see it. The worker
+first runs a chunk with the arrays that are writable in the caller passed read-only; a chunk
+that succeeds wrote nothing, and nothing travels back (every input array). A chunk that
+needs to write runs again with them writable, and the worker sends back the rows
+``[start, stop)`` (first axis) that changed, which ``map`` copies into the caller's array.
+The contract, the same one the thread runner relies on: a chunk writes only its own rows of
+an output, and chunks' rows do not overlap.
 
 Faults: a worker that dies mid-run makes Dask reschedule its chunks on the others (a chunk
 may lose ``distributed.scheduler.allowed-failures`` workers, 3 by default, before it fails
@@ -146,14 +147,33 @@ def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
 def _run_chunk(
     func: Callable[..., Any], run_id: str, watch: Sequence[int], *chunk: Any
 ) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
-    """One chunk on a worker thread: its outcome, and the rows it wrote of each watched array."""
+    """One chunk on a worker thread: its outcome, and the rows it wrote of each watched array.
+
+    The watched arrays (writable in the caller) are first passed read-only. A chunk that runs
+    so has provably written none of them (NumPy and Cython refuse writes to a read-only
+    buffer), and nothing travels back: the case of every input array. Only a chunk that fails
+    read-only, as an output such as mandelbrot's ``out`` makes it, runs again with them
+    writable; its rows ``[start, stop)`` are compared before and after, and those that changed
+    are sent back. Why not always compare: the copy and the comparison of a 100 MB input would
+    cost more than a memory-bound kernel itself.
+    """
     token = _run_token(run_id)
     if token.cancelled:
         raise Cancelled("the run was stopped before this chunk began")
-    before = []
-    if watch:
-        start, stop = chunk[-2], chunk[-1]
-        before = [(pos, chunk[pos][start:stop].copy()) for pos in watch]
+    if not watch:
+        return call_chunk(func, chunk, token), {}
+    frozen = list(chunk)
+    for pos in watch:
+        frozen[pos] = view = chunk[pos].view()
+        view.flags.writeable = False
+    try:
+        return call_chunk(func, frozen, token), {}
+    except Cancelled:
+        raise
+    except Exception:  # it needs to write into one of them (a real error happens again below)
+        pass
+    start, stop = chunk[-2], chunk[-1]
+    before = [(pos, chunk[pos][start:stop].copy()) for pos in watch]
     outcome = call_chunk(func, chunk, token)
     written = {}
     for pos, old in before:
@@ -202,6 +222,25 @@ def _positive_seconds(name: str, value: object) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
     return float(value)
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs(level: int = logging.ERROR) -> Any:
+    """Dask's console log handlers at ``level`` for a while.
+
+    Why: a LocalCluster quiets them while it lives and restores them as it closes, so when
+    two runners' clusters overlap, the second one's closing chatter (INFO lines) reaches the
+    terminal.
+    """
+    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
+    old = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(max(h.level, level))
+    try:
+        yield
+    finally:
+        for h, lvl in zip(handlers, old, strict=True):
+            h.setLevel(lvl)
 
 
 class _ClosingClient(Client):
@@ -398,7 +437,8 @@ class DaskRunner(Runner):
         finally:
             try:
                 if cluster is not None:
-                    cluster.close()
+                    with _quiet_dask_logs():
+                        cluster.close()
             finally:
                 if scratch is not None:
                     shutil.rmtree(scratch, ignore_errors=True)
