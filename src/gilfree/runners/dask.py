@@ -16,7 +16,8 @@ Two modes:
 - **existing cluster**: ``scheduler="tcp://host:port"``, or the ``GILFREE_DASK_SCHEDULER``
   environment variable, connects a client to a cluster started elsewhere with
   ``dask scheduler`` and ``dask worker``. The runner only closes its client; the cluster
-  stays up. ``workers`` becomes the cluster's total of threads once connected.
+  stays up. ``workers`` becomes the cluster's total of threads once connected (a ``workers=``
+  given here does not limit it: the cluster's `dask worker --nthreads` does).
 
 How data moves, once per run (one ``map`` call): every distinct ``numpy.ndarray`` among the
 chunk arguments is scattered to all workers (``broadcast=True``, so a worker that dies does
@@ -54,7 +55,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -225,7 +226,7 @@ def _positive_seconds(name: str, value: object) -> float:
 
 
 @contextlib.contextmanager
-def _quiet_dask_logs(level: int = logging.ERROR) -> Any:
+def _quiet_dask_logs(level: int = logging.ERROR) -> Iterator[None]:
     """Dask's console log handlers at ``level`` for a while.
 
     Why: a LocalCluster quiets them while it lives and restores them as it closes, so when
