@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -236,10 +237,17 @@ def test_timeout_cancels_the_running_chunks(local_runner):
     assert time.perf_counter() - t0 < 5
 
 
+def _scratch_folders() -> set[str]:
+    tmp = tempfile.gettempdir()
+    return {n for n in os.listdir(tmp) if n.startswith(("gilfree-dask-", "dask-scratch-space"))}
+
+
 def test_gilfree_run_with_the_dask_runner_option():
+    before = _scratch_folders()
     result = gilfree.run("sum_squares", "nogil", runner="dask", workers=1, size="tiny", scheduler="local")
     assert result.matched and result.runner == "dask" and result.workers == 1
     assert result.startup_s is not None and result.startup_s > 0
+    assert _scratch_folders() <= before, "the embedded cluster's scratch folder must go with it"
 
 
 # -- a cluster started with `dask scheduler` / `dask worker` ------------------------------

@@ -372,7 +372,8 @@ class DaskRunner(Runner):
 
     def _start_local(self) -> None:
         p, t = self.layout  # type: ignore[misc]
-        # A scratch folder of our own, removed on close: Dask's default leaves one in /tmp.
+        # A scratch folder of our own for the scheduler and the workers, removed on close:
+        # Dask's default leaves a dask-scratch-space folder in the system's temporary folder.
         self._scratch = tempfile.mkdtemp(prefix="gilfree-dask-")
         self._cluster = LocalCluster(
             n_workers=p,
@@ -383,7 +384,7 @@ class DaskRunner(Runner):
             dashboard_address=None,
             # No dashboard; the scheduler's small HTTP server (health, metrics) still starts,
             # so give it any free loopback port rather than 8787, which another cluster may hold.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0", "local_directory": self._scratch},
             silence_logs=logging.ERROR,
             local_directory=self._scratch,
         )
