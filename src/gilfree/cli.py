@@ -367,6 +367,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# -- `--scheduler ADDRESS`: where the dask runner runs ------------------------------------------
+# For `gilfree run` and `gilfree compare`: call add_scheduler_option(p) on the command's parser,
+# check_scheduler_option(args, runners) once, and merge scheduler_options(args, runner) into the
+# options of each runner the command makes. A ConnectionError or TimeoutError from starting the
+# dask runner already names the address and the timeout: print it as a one-line error.
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler ADDRESS``: run the ``dask`` runner on a cluster started elsewhere."""
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with the dask runner: the address of a `dask scheduler` (e.g. tcp://10.0.0.5:8786), "
+        "or 'local' for a LocalCluster here (default: $GILFREE_DASK_SCHEDULER, else 'local')",
+    )
+
+
+def check_scheduler_option(args: argparse.Namespace, runners: Sequence[str]) -> None:
+    """``--scheduler`` without the dask runner is a mistake worth one line, not silence."""
+    address = getattr(args, "scheduler", None)
+    if address is None:
+        return
+    if not address.strip():
+        raise UsageError("--scheduler needs an address such as tcp://host:8786, or 'local'")
+    if "dask" not in runners:
+        raise UsageError("--scheduler applies only to the dask runner; add dask to the runners")
+
+
+def scheduler_options(args: argparse.Namespace, runner: str) -> dict[str, str]:
+    """The runner options ``--scheduler`` gives ``runner``: ``{"scheduler": ADDRESS}`` for dask, else none."""
+    address = getattr(args, "scheduler", None)
+    if runner != "dask" or address is None:
+        return {}
+    return {"scheduler": address.strip()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

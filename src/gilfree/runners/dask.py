@@ -1,0 +1,571 @@
+"""Past one machine: Dask worker processes, with gilfree's nogil kernels on each worker's threads.
+
+Threads alone never leave one machine. Rather than a home-made cluster, this runner hands
+chunks to dask.distributed, which already does scheduling, data transfer and recovery from
+dead workers. Each Dask worker is a process; inside it, the worker's own thread pool runs
+the chunks, and nogil kernels run on those threads in parallel.
+
+Two modes:
+
+- **embedded** (the default): a ``distributed.LocalCluster`` on this machine, started by
+  ``start()`` and stopped by ``close()``. Its layout (processes x threads) follows
+  :func:`gilfree.runners.layouts.resolve_layout`: ``workers=N`` alone gives 1 process x N
+  threads, because nogil kernels scale in threads and one process needs one copy of the
+  inputs; ``n_workers=`` and ``threads_per_worker=`` choose another layout (``gil`` and
+  ``python`` variants only scale across processes: use ``threads_per_worker=1`` for them).
+- **existing cluster**: ``scheduler="tcp://host:port"``, or the ``GILFREE_DASK_SCHEDULER``
+  environment variable, connects a client to a cluster started elsewhere with
+  ``dask scheduler`` and ``dask worker``. The runner only closes its client; the cluster
+  stays up. ``workers`` becomes the cluster's total of threads once connected (a ``workers=``
+  given here does not limit it: the cluster's `dask worker --nthreads` does).
+
+How data moves, once per run (one ``map`` call): every distinct ``numpy.ndarray`` among the
+chunk arguments is scattered to all workers (``broadcast=True``, so a worker that dies does
+not take the only copy with it), then each chunk is one future (``pure=False``) whose array
+arguments are those scattered copies. A chunk writes its output in place, as mandelbrot
+writes its rows, into the worker's copy, so the caller's array would never see it. The worker
+first runs a chunk with the arrays that are writable in the caller passed read-only; a chunk
+that succeeds wrote nothing, and nothing travels back (every input array). A chunk that
+needs to write runs again with them writable, and the worker sends back the rows
+``[start, stop)`` (first axis) that changed, which ``map`` copies into the caller's array.
+The contract, the same one the thread runner relies on: a chunk writes only its own rows of
+an output, and chunks' rows do not overlap.
+
+Faults: a worker that dies mid-run makes Dask reschedule its chunks on the others (a chunk
+may lose ``distributed.scheduler.allowed-failures`` workers, 3 by default, before it fails
+with ``KilledWorker``). A scheduler that cannot be reached raises ``ConnectionError`` naming
+its address after ``connect_timeout`` seconds (10 by default). An exception in a chunk is
+raised in the caller with the worker's traceback in its notes. A ``timeout`` cancels the
+futures, stops running chunks through their cancel token, and raises ``TimeoutError``.
+
+Scripts that use the embedded cluster need the ``if __name__ == "__main__":`` guard: Dask
+starts its worker processes with multiprocessing's spawn method, which re-imports the main
+module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from queue import Empty, SimpleQueue
+from typing import Any
+
+import numpy as np
+
+try:
+    import dask
+    import distributed
+    from distributed import Client, LocalCluster
+except ImportError as exc:  # the optional extra is missing
+    raise ImportError(
+        'the dask runner needs dask.distributed, which is not installed: pip install "gilfree[dask]"'
+    ) from exc
+
+from gilfree.kernels import Cancelled, CancelToken
+from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk
+from gilfree.runners.layouts import layouts, parse_layout, parse_layouts, resolve_layout
+from gilfree.runners.registry import register
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "SCHEDULER_ENV",
+    "DaskRunner",
+    "layouts",
+    "parse_layout",
+    "parse_layouts",
+    "resolve_layout",
+]
+
+#: The environment variable that names a scheduler when ``scheduler=`` is not given.
+SCHEDULER_ENV = "GILFREE_DASK_SCHEDULER"
+#: Seconds to reach a scheduler and see its first worker, in all. Why 10: a scheduler
+#: across a network answers in milliseconds, and a worker that was just started registers
+#: within a few seconds; past 10 s a user should be told, not left waiting for Dask's own 30 s.
+CONNECT_TIMEOUT_S = 10.0
+#: Seconds to wait for the embedded cluster's worker processes to register. Why so long: each
+#: is a fresh interpreter that imports NumPy and Dask, which takes seconds on a loaded machine.
+LOCAL_START_TIMEOUT_S = 60.0
+#: Blocks of this many bytes when the worker compares an output's rows before and after a
+#: chunk: one comparison of a whole 100 MB range would allocate a 100 MB mask.
+_COMPARE_BLOCK = 1 << 20
+
+
+# -- what runs in the worker processes --------------------------------------------------------
+
+#: One cancel token per run in each worker process, so ``_cancel_run`` (sent to every worker
+#: with ``Client.run``) stops that run's chunks within a millisecond of work. Old entries are
+#: dropped: run ids are never reused, and only runs still under way need their token.
+_RUN_TOKENS: dict[str, CancelToken] = {}
+_RUN_TOKENS_LOCK = threading.Lock()
+_RUN_TOKENS_KEPT = 256
+
+
+def _run_token(run_id: str) -> CancelToken:
+    with _RUN_TOKENS_LOCK:
+        token = _RUN_TOKENS.get(run_id)
+        if token is None:
+            token = _RUN_TOKENS[run_id] = CancelToken()
+            while len(_RUN_TOKENS) > _RUN_TOKENS_KEPT:
+                del _RUN_TOKENS[next(iter(_RUN_TOKENS))]
+        return token
+
+
+def _cancel_run(run_id: str) -> None:
+    """Runs in each worker process: stop the chunks of ``run_id`` that run or will run there."""
+    _run_token(run_id).cancel()
+
+
+def _worker_facts() -> str:
+    """Runs in each worker process at start: which gilfree it has. Unpickling this function
+    imports this module, and with it the compiled kernels, in start-up rather than in the
+    first timed run."""
+    import gilfree
+
+    return gilfree.__version__
+
+
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Byte equality (NaN equals itself), compared block by block to stay in cache."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    x = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    y = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
+    return all(
+        np.array_equal(x[i : i + _COMPARE_BLOCK], y[i : i + _COMPARE_BLOCK])
+        for i in range(0, x.size, _COMPARE_BLOCK)
+    )
+
+
+def _run_chunk(
+    func: Callable[..., Any], run_id: str, watch: Sequence[int], *chunk: Any
+) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
+    """One chunk on a worker thread: its outcome, and the rows it wrote of each watched array.
+
+    The watched arrays (writable in the caller) are first passed read-only. A chunk that runs
+    so has provably written none of them (NumPy and Cython refuse writes to a read-only
+    buffer), and nothing travels back: the case of every input array. Only a chunk that fails
+    read-only, as an output such as mandelbrot's ``out`` makes it, runs again with them
+    writable; its rows ``[start, stop)`` are compared before and after, and those that changed
+    are sent back. Why not always compare: the copy and the comparison of a 100 MB input would
+    cost more than a memory-bound kernel itself.
+    """
+    token = _run_token(run_id)
+    if token.cancelled:
+        raise Cancelled("the run was stopped before this chunk began")
+    if not watch:
+        return call_chunk(func, chunk, token), {}
+    frozen = list(chunk)
+    for pos in watch:
+        frozen[pos] = view = chunk[pos].view()
+        view.flags.writeable = False
+    try:
+        return call_chunk(func, frozen, token), {}
+    except Cancelled:
+        raise
+    except Exception:  # it needs to write into one of them (a real error happens again below)
+        pass
+    start, stop = chunk[-2], chunk[-1]
+    before = [(pos, chunk[pos][start:stop].copy()) for pos in watch]
+    outcome = call_chunk(func, chunk, token)
+    written = {}
+    for pos, old in before:
+        new = chunk[pos][start:stop]
+        if not _same_bytes(old, new):
+            written[pos] = new.copy()
+    return outcome, written
+
+
+# -- the caller's side ------------------------------------------------------------------------
+
+
+def _watched(chunk: Sequence[Any]) -> tuple[int, ...]:
+    """Positions of the arguments a chunk may write: writable arrays whose rows ``[start, stop)`` exist."""
+    if len(chunk) < 3:
+        return ()
+    start, stop = chunk[-2], chunk[-1]
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop)):
+        return ()
+    return tuple(
+        pos
+        for pos, a in enumerate(chunk[:-2])
+        if isinstance(a, np.ndarray)
+        and a.flags.writeable
+        and a.ndim >= 1
+        and not a.dtype.hasobject
+        and 0 <= start <= stop <= a.shape[0]
+    )
+
+
+def _layout_text(nthreads: Sequence[int]) -> str:
+    """``[2]`` -> ``"1x2"``; ``[1, 1]`` -> ``"2x1"``; uneven workers -> ``"1x2+1x1"``."""
+    if not nthreads:
+        return "0x0"
+    if len(set(nthreads)) == 1:
+        return f"{len(nthreads)}x{nthreads[0]}"
+    counts: dict[int, int] = {}
+    for t in sorted(nthreads, reverse=True):
+        counts[t] = counts.get(t, 0) + 1
+    return "+".join(f"{p}x{t}" for t, p in counts.items())
+
+
+def _positive_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+    return float(value)
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs(level: int = logging.ERROR) -> Iterator[None]:
+    """Dask's console log handlers at ``level`` for a while.
+
+    Why: a LocalCluster quiets them while it lives and restores them as it closes, so when
+    two runners' clusters overlap, the second one's closing chatter (INFO lines) reaches the
+    terminal.
+    """
+    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
+    old = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(max(h.level, level))
+    try:
+        yield
+    finally:
+        for h, lvl in zip(handlers, old, strict=True):
+            h.setLevel(lvl)
+
+
+class _ClosingClient(Client):
+    """A Client that closes itself when it cannot connect.
+
+    Why: a Client whose start fails leaves its IO-loop thread running for as long as the
+    exception (whose traceback holds the half-made Client) is alive.
+    """
+
+    def start(self, **kwargs: Any) -> None:
+        try:
+            super().start(**kwargs)
+        except BaseException:
+            # A failed start has already marked the client closed, so close() would return at
+            # once; stop the loop runner (reference-counted, shared loops stay up) as close would.
+            with contextlib.suppress(Exception):
+                self.close()
+                loop_runner = getattr(self, "_loop_runner", None)
+                if loop_runner is not None and loop_runner.is_started():
+                    loop_runner.stop()
+            raise
+
+
+@register
+class DaskRunner(Runner):
+    """Chunks as Dask futures on a LocalCluster (default) or on the cluster at ``scheduler``.
+
+    Options: ``scheduler`` (an address such as ``"tcp://10.0.0.5:8786"``; ``"local"`` forces
+    the embedded cluster even when ``GILFREE_DASK_SCHEDULER`` is set), ``n_workers`` and
+    ``threads_per_worker`` (the embedded cluster's layout), ``connect_timeout`` (seconds to
+    reach a scheduler and see a worker there; default 10).
+    """
+
+    name = "dask"
+    uses_threads = False
+    shares_memory = False
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        schedule: str = "static",
+        scheduler: str | None = None,
+        n_workers: int | None = None,
+        threads_per_worker: int | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+    ) -> None:
+        super().__init__(workers, schedule=schedule)
+        if scheduler is None:
+            scheduler = os.environ.get(SCHEDULER_ENV, "").strip() or None
+        elif not isinstance(scheduler, str):
+            raise TypeError(
+                f"scheduler must be an address string such as 'tcp://host:8786', "
+                f"not {type(scheduler).__name__}"
+            )
+        elif not scheduler.strip():
+            raise ValueError("scheduler must be an address such as 'tcp://host:8786', or 'local'")
+        if scheduler is not None and scheduler.strip() == "local":
+            scheduler = None
+        self.scheduler: str | None = None if scheduler is None else scheduler.strip()
+        self.connect_timeout = _positive_seconds("connect_timeout", connect_timeout)
+        if self.scheduler is not None:
+            if n_workers is not None or threads_per_worker is not None:
+                raise ValueError(
+                    "n_workers and threads_per_worker set the embedded cluster's layout; a cluster at "
+                    "a scheduler address has the layout its `dask worker --nworkers/--nthreads` gave it"
+                )
+            self.layout: tuple[int, int] | None = None
+        else:
+            self.layout = resolve_layout(
+                self.workers, n_workers, threads_per_worker, explicit=workers is not None
+            )
+            self.workers = self.layout[0] * self.layout[1]
+        self.address: str | None = self.scheduler
+        self._client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self._scratch: str | None = None
+        self._nthreads: dict[str, int] = {}
+        self._worker_versions: list[str] = []
+
+    @property
+    def mode(self) -> str:
+        """``"local"`` (an embedded LocalCluster) or ``"scheduler"`` (a cluster started elsewhere)."""
+        return "local" if self.scheduler is None else "scheduler"
+
+    @property
+    def _direct(self) -> bool | None:
+        """Send and fetch data straight to and from the workers when they are surely reachable.
+
+        Why: on this machine it skips a hop through the scheduler (a 4 MB scatter: about 12
+        instead of 19 ms here); a cluster elsewhere may have workers only the scheduler can
+        reach, so there Dask decides (``None``).
+        """
+        return True if self.mode == "local" else None
+
+    @property
+    def client(self) -> Client:
+        """The ``distributed.Client`` of a started runner (for dashboards and diagnostics)."""
+        if self._client is None:
+            raise RuntimeError("the dask runner is not started: use it in a `with` block or call start()")
+        return self._client
+
+    def __repr__(self) -> str:
+        where = self.address or "a LocalCluster"
+        layout = _layout_text(list(self._nthreads.values())) if self._nthreads else self._planned()
+        return (
+            f"<DaskRunner {self.mode} {where} layout={layout} workers={self.workers} "
+            f"schedule={self.schedule}>"
+        )
+
+    def _planned(self) -> str:
+        return "?" if self.layout is None else f"{self.layout[0]}x{self.layout[1]}"
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        try:
+            if self.scheduler is None:
+                self._start_local()
+            else:
+                self._connect()
+            self._nthreads = dict(self._client.nthreads())  # type: ignore[union-attr]
+            self._check_workers()
+        except BaseException:
+            self._teardown()
+            raise
+        self.workers = sum(self._nthreads.values())
+
+    def _start_local(self) -> None:
+        p, t = self.layout  # type: ignore[misc]
+        # A scratch folder of our own for the scheduler and the workers, removed on close:
+        # Dask's default leaves a dask-scratch-space folder in the system's temporary folder.
+        self._scratch = tempfile.mkdtemp(prefix="gilfree-dask-")
+        self._cluster = LocalCluster(
+            n_workers=p,
+            threads_per_worker=t,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address=None,
+            # No dashboard; the scheduler's small HTTP server (health, metrics) still starts,
+            # so give it any free loopback port rather than 8787, which another cluster may hold.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0", "local_directory": self._scratch},
+            silence_logs=logging.ERROR,
+            local_directory=self._scratch,
+        )
+        self._client = Client(self._cluster, set_as_default=False)
+        self.address = self._cluster.scheduler_address
+        self._client.wait_for_workers(p, timeout=LOCAL_START_TIMEOUT_S)
+
+    def _connect(self) -> None:
+        address, limit = self.scheduler, self.connect_timeout
+        t0 = time.perf_counter()
+        try:
+            self._client = _ClosingClient(address, timeout=limit, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"could not reach the Dask scheduler at {address} within connect_timeout={limit:g} s "
+                f"({type(exc).__name__}: {exc}); start one there with `dask scheduler`, or check the "
+                f"address (scheduler= option, --scheduler, or {SCHEDULER_ENV})"
+            ) from exc
+        left = max(0.1, limit - (time.perf_counter() - t0))
+        try:
+            self._client.wait_for_workers(1, timeout=left)
+        except (OSError, TimeoutError) as exc:
+            raise TimeoutError(
+                f"the Dask scheduler at {address} has no workers after connect_timeout={limit:g} s; "
+                f"start some with `dask worker {address} --nthreads N`"
+            ) from exc
+
+    def _check_workers(self) -> None:
+        """Every worker must import gilfree; a mismatch of versions is recorded in the Result."""
+        try:
+            versions = self.client.run(_worker_facts)
+        except Exception as exc:  # most often ModuleNotFoundError while unpickling the call
+            raise RuntimeError(
+                f"the Dask workers at {self.address} cannot run gilfree ({type(exc).__name__}: {exc}); "
+                "install the same gilfree where each `dask worker` runs"
+            ) from exc
+        self._worker_versions = sorted(set(versions.values()))
+
+    def _close(self) -> None:
+        self._teardown()
+        if self.scheduler is not None:
+            self.address = self.scheduler
+
+    def _teardown(self) -> None:
+        """Close the client, and the cluster if this runner started it; safe after a failed start."""
+        client, cluster, scratch = self._client, self._cluster, self._scratch
+        self._client = self._cluster = self._scratch = None
+        self._nthreads, self._worker_versions = {}, []
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            try:
+                if cluster is not None:
+                    with _quiet_dask_logs():
+                        cluster.close()
+            finally:
+                if scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+
+    def describe(self) -> dict[str, Any]:
+        nthreads = list(self._nthreads.values())
+        return {
+            "transport": "scatter",
+            "start_method": (
+                dask.config.get("distributed.worker.multiprocessing-method") if self.mode == "local" else None
+            ),
+            "extra": {
+                "mode": self.mode,
+                "scheduler": self.address,
+                "layout": _layout_text(nthreads) if nthreads else self._planned(),
+                "processes": len(nthreads),
+                "threads_per_process": nthreads,
+                "allowed_failures": dask.config.get("distributed.scheduler.allowed-failures"),
+                "distributed": distributed.__version__,
+                "worker_gilfree": self._worker_versions,
+            },
+        }
+
+    # -- work ------------------------------------------------------------------------------
+
+    def map(
+        self,
+        func: Callable[..., Any],
+        chunks: Sequence[Sequence[Any]],
+        *,
+        timeout: float | None = None,
+        cancel: Any = None,
+    ) -> list[ChunkOutcome]:
+        self.start()
+        if not chunks:
+            return []
+        client = self.client
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        run_id = uuid.uuid4().hex
+        done: SimpleQueue = SimpleQueue()
+        futures: list[Any] = []
+        scattered: list[Any] = []
+        try:
+            # Every distinct array once, to every worker (see the module docstring).
+            arrays: dict[int, np.ndarray] = {}
+            for chunk in chunks:
+                for a in chunk:
+                    if isinstance(a, np.ndarray):
+                        arrays.setdefault(id(a), a)
+            if arrays:
+                kw = {} if deadline is None else {"timeout": max(0.001, deadline - time.perf_counter())}
+                scattered = client.scatter(
+                    list(arrays.values()), broadcast=True, hash=False, direct=self._direct, **kw
+                )
+            remote = dict(zip(arrays, scattered, strict=True))
+            for i, chunk in enumerate(chunks):
+                args = [remote[id(a)] if isinstance(a, np.ndarray) else a for a in chunk]
+                f = client.submit(
+                    _run_chunk, func, run_id, _watched(chunk), *args,
+                    key=f"gilfree-chunk-{i}-{run_id}", pure=False,
+                )  # fmt: skip
+                f.add_done_callback(done.put)
+                futures.append(f)
+            index = {f.key: i for i, f in enumerate(futures)}
+            for _ in futures:
+                f = self._next_done(done, deadline, timeout, cancel)
+                # Not "!= finished": a finished chunk whose worker then died is "pending" again
+                # while Dask recomputes it, and gather below waits for that.
+                if f.status in ("error", "cancelled"):
+                    raise self._chunk_error(f, index[f.key])
+            results = client.gather(futures, direct=self._direct)
+        except BaseException:
+            self._stop_run(run_id, futures)
+            raise
+        finally:
+            for f in scattered:
+                f.release()
+        outcomes = []
+        for chunk, (outcome, written) in zip(chunks, results, strict=True):
+            if written:
+                start, stop = chunk[-2], chunk[-1]
+                for pos, rows in written.items():
+                    chunk[pos][start:stop] = rows
+            outcomes.append(outcome)
+        for f in futures:
+            f.release()
+        return outcomes
+
+    @staticmethod
+    def _next_done(done: SimpleQueue, deadline: float | None, timeout: float | None, cancel: Any) -> Any:
+        """The next finished future; waits in short steps so Ctrl-C, cancel and the deadline are seen."""
+        while True:
+            step = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.perf_counter()))
+            try:
+                return done.get(timeout=step)
+            except Empty:
+                pass
+            if cancel is not None and getattr(cancel, "cancelled", False):
+                raise Cancelled("stopped by the caller")
+            if deadline is not None and time.perf_counter() >= deadline:
+                raise TimeoutError(f"the run took longer than timeout={timeout} s")
+
+    @staticmethod
+    def _chunk_error(future: Any, index: int) -> BaseException:
+        """The exception of a failed, cancelled or lost chunk, with its index and the worker's traceback."""
+        if future.status == "error":
+            exc = future.exception()
+            tb = future.traceback()
+            remote = "".join(traceback.format_exception(type(exc), exc, tb)) if tb is not None else None
+            return attach_origin(exc, index, remote)
+        try:
+            future.result(timeout=0)
+        except BaseException as exc:  # a cancelled or lost future raises here
+            return attach_origin(exc, index)
+        return RuntimeError(f"chunk {index} ended as {future.status!r}")
+
+    def _stop_run(self, run_id: str, futures: Sequence[Any]) -> None:
+        """Stop running chunks through their cancel token (Dask cannot interrupt a thread), then cancel."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            # A worker that cannot be told has died, and its chunks with it.
+            with contextlib.suppress(Exception):
+                client.run(_cancel_run, run_id, on_error="ignore")
+        finally:
+            if futures:
+                client.cancel(list(futures))

@@ -1,0 +1,395 @@
+"""The dask runner on real clusters: an embedded LocalCluster, and `dask scheduler` plus two
+`dask worker` processes started here on 127.0.0.1. Every kernel is checked against its
+reference on both; a worker is killed with SIGKILL in the middle of a run; an unreachable
+scheduler fails within its timeout; and no scheduler, worker or nanny process outlives a test.
+
+Cluster start-up dominates the time, so each kind of cluster is started once per module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason='the dask runner needs the dask extra: pip install -e ".[test,dask]"'
+)
+
+import gilfree  # noqa: E402
+from gilfree.kernels import mandelbrot, primes, sum_squares  # noqa: E402
+from gilfree.runners import make_runner  # noqa: E402
+from gilfree.runners.dask import SCHEDULER_ENV, DaskRunner, _run_chunk, _same_bytes  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+#: Python's multiprocessing helper: one per interpreter, started by the first spawned process
+#: and gone when this interpreter exits. It is not a scheduler, worker or nanny.
+RESOURCE_TRACKER = "multiprocessing.resource_tracker"
+#: Dask's own per-interpreter thread pools, created once and reused by every client.
+DASK_SINGLETON_THREADS = ("Dask-Offload", "Dask-Callback-Thread")
+
+
+def _children() -> dict[int, str]:
+    out = {}
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+            if p.status() != psutil.STATUS_ZOMBIE and RESOURCE_TRACKER not in cmd:
+                out[p.pid] = cmd
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if not t.name.startswith(DASK_SINGLETON_THREADS)}
+
+
+def _settle(check, seconds: float = 10.0):
+    """Poll ``check`` until it returns something falsy, or give its last value after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    left = check()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = check()
+    return left
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_by_module():
+    """After the module's clusters are torn down, no process of theirs remains."""
+    before = set(_children())
+    yield
+    left = _settle(lambda: {pid: c for pid, c in _children().items() if pid not in before})
+    assert not left, f"processes left after the dask tests: {left}"
+
+
+def _new_children(before: set[int]) -> dict[int, str]:
+    """Processes not in ``before``, except those a module-wide cluster's nanny started to
+    replace a dead worker (their parent is an older child): the module check covers them."""
+    me = os.getpid()
+    out = {}
+    for pid, cmd in _children().items():
+        if pid in before:
+            continue
+        try:
+            parent = psutil.Process(pid).ppid()
+        except psutil.NoSuchProcess:
+            continue
+        if parent == me or parent not in before:
+            out[pid] = cmd
+    return out
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_by_test():
+    """No process or thread a test started outlives it (module-wide clusters exist before it)."""
+    procs, threads = set(_children()), _threads()
+    yield
+    left = _settle(lambda: _new_children(procs))
+    assert not left, f"processes left by the test: {left}"
+    extra = _settle(lambda: {t.name for t in _threads() - threads})
+    assert not extra, f"threads left by the test: {extra}"
+
+
+@pytest.fixture(scope="module")
+def local_runner():
+    """The embedded default: a LocalCluster of 1 process x 2 threads."""
+    with DaskRunner(2, scheduler="local") as runner:  # "local": even if GILFREE_DASK_SCHEDULER is set
+        yield runner
+
+
+def _dask_cli(*args: str, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Workers first, then the scheduler: SIGTERM (a nanny stops its worker), then SIGKILL
+    whatever of the process trees is left."""
+    trees = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            trees += psutil.Process(p.pid).children(recursive=True)
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    _gone, alive = psutil.wait_procs(trees, timeout=5)
+    for c in alive:
+        c.kill()
+
+
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory):
+    """`dask scheduler` and two `dask worker ADDRESS --nthreads 1 --nworkers 1` on 127.0.0.1."""
+    tmp = tmp_path_factory.mktemp("dask-cluster")
+    log = open(tmp / "cluster.log", "wb")  # noqa: SIM115 - closed in the finally below
+    sched_file = tmp / "scheduler.json"
+    procs = []
+    try:
+        procs.append(
+            _dask_cli(
+                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                "--scheduler-file", str(sched_file), log=log,
+            )
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() or not sched_file.read_text().strip():
+            assert procs[0].poll() is None, (tmp / "cluster.log").read_text()
+            assert time.monotonic() < deadline, "dask scheduler did not start in 60 s"
+            time.sleep(0.05)
+        address = json.loads(sched_file.read_text())["address"]
+        for i in range(2):
+            procs.append(
+                _dask_cli(
+                    "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                    "--host", "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp / f"w{i}"),
+                    log=log,
+                )
+            )  # fmt: skip
+        with distributed.Client(address, timeout=30, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        _stop(procs)
+        log.close()
+
+
+# -- the embedded LocalCluster --------------------------------------------------------------
+
+
+def test_embedded_runs_every_kernel(local_runner, kernel):
+    result = local_runner.run(kernel, "nogil", size="small")
+    assert result.matched, f"{kernel.name}: {result.value!r} differs from the reference"
+    assert result.runner == "dask" and result.workers == 2
+    assert result.n_chunks == 2
+    assert result.extra["mode"] == "local" and result.extra["layout"] == "1x2"
+    assert result.transport == "scatter"
+
+
+def test_embedded_layout_and_describe(local_runner):
+    assert local_runner.mode == "local"
+    assert local_runner.address.startswith("tcp://127.0.0.1:")
+    extra = local_runner.describe()["extra"]
+    assert extra["processes"] == 1 and extra["threads_per_process"] == [2]
+    assert extra["allowed_failures"] >= 1
+    assert "1x2" in repr(local_runner)
+
+
+def test_embedded_python_variant_and_dynamic_schedule(local_runner):
+    # The pure-Python variant is a different callable (pickled by reference to gilfree's module).
+    result = local_runner.run("integrate", "python", size="tiny")
+    assert result.matched
+    inputs = mandelbrot.make_inputs("small")
+    chunks = mandelbrot.split(inputs, 9)
+    result = local_runner.run(mandelbrot, "nogil", inputs, chunks)
+    assert result.matched and result.n_chunks == 9
+    assert (inputs.args[0] >= 0).all(), "every row written on a worker must reach the caller's image"
+
+
+def test_chunk_exception_is_raised_with_the_worker_traceback(local_runner):
+    inputs = mandelbrot.make_inputs("tiny")
+    good = mandelbrot.split(inputs, 2)
+    out, *rest, _start, _stop = good[1]
+    bad = [good[0], (out, *rest, 10, out.shape[0] + 5)]  # rows past the end of `out`
+    with pytest.raises(ValueError) as info:
+        local_runner.map(mandelbrot.nogil, bad)
+    notes = "\n".join(getattr(info.value, "__notes__", [])) + " ".join(map(str, info.value.args))
+    assert "raised by chunk 1" in notes
+    assert "_run_chunk" in notes, "the note should carry the worker's traceback"
+    # The runner is still usable afterwards.
+    assert local_runner.run("primes", "nogil", size="tiny").matched
+
+
+def test_timeout_cancels_the_running_chunks(local_runner):
+    inputs = primes.build(np.random.default_rng(0), lo=0, hi=60_000_000)  # ~20 s on one core
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"timeout=0\.3 s"):
+        local_runner.run(primes, "nogil", inputs, timeout=0.3, check=False)
+    assert time.perf_counter() - t0 < 5
+    # If the chunks still ran, both worker threads would be busy for ~10 s more.
+    t0 = time.perf_counter()
+    assert local_runner.run("integrate", "nogil", size="small").matched
+    assert time.perf_counter() - t0 < 5
+
+
+def _scratch_folders() -> set[str]:
+    tmp = tempfile.gettempdir()
+    return {n for n in os.listdir(tmp) if n.startswith(("gilfree-dask-", "dask-scratch-space"))}
+
+
+def test_gilfree_run_with_the_dask_runner_option():
+    before = _scratch_folders()
+    result = gilfree.run("sum_squares", "nogil", runner="dask", workers=1, size="tiny", scheduler="local")
+    assert result.matched and result.runner == "dask" and result.workers == 1
+    assert result.startup_s is not None and result.startup_s > 0
+    assert _scratch_folders() <= before, "the embedded cluster's scratch folder must go with it"
+
+
+# -- a cluster started with `dask scheduler` / `dask worker` ------------------------------
+
+
+def test_loopback_cluster_runs_every_kernel(loopback, kernel):
+    with DaskRunner(scheduler=loopback) as runner:
+        assert runner.workers == 2  # the cluster's threads, whatever `workers` said
+        result = runner.run(kernel, "nogil", size="small")
+    assert result.matched, f"{kernel.name}: {result.value!r} differs from the reference"
+    assert result.extra["mode"] == "scheduler" and result.extra["scheduler"] == loopback
+    assert result.extra["layout"] == "2x1"
+
+
+def test_environment_variable_names_the_scheduler_and_close_leaves_the_cluster(loopback, monkeypatch):
+    monkeypatch.setenv(SCHEDULER_ENV, loopback)
+    result = gilfree.run("mandelbrot", "nogil", runner="dask", size="small")
+    assert result.matched and result.extra["scheduler"] == loopback
+    # The runner closed only its client: the cluster is still there, with both workers.
+    with distributed.Client(loopback, timeout=10, set_as_default=False) as c:
+        assert len(c.nthreads()) == 2
+
+
+def test_layout_options_are_refused_for_an_existing_cluster(loopback):
+    with pytest.raises(ValueError, match="nthreads"):
+        DaskRunner(scheduler=loopback, threads_per_worker=2)
+
+
+def test_a_killed_worker_is_survived(loopback):
+    """SIGKILL one worker process (not its nanny) while it runs a chunk; the result is still right."""
+    inputs = primes.build(np.random.default_rng(0), lo=0, hi=8_000_000)  # ~1 s on one core
+    with DaskRunner(scheduler=loopback, schedule="dynamic") as runner:
+        pids = runner.client.run(os.getpid)  # worker address -> its process id
+        box: dict[str, object] = {}
+
+        def work():
+            try:
+                box["result"] = runner.run(primes, "nogil", inputs, timeout=120)
+            except BaseException as exc:
+                box["error"] = exc
+
+        t = threading.Thread(target=work)
+        t.start()
+        victim = None
+        deadline = time.monotonic() + 30
+        while victim is None and t.is_alive() and time.monotonic() < deadline:
+            for address, keys in runner.client.processing().items():
+                if any("gilfree-chunk" in str(k) for k in keys) and address in pids:
+                    victim = address
+                    break
+            else:
+                time.sleep(0.005)
+        assert victim is not None, "no chunk was seen running"
+        os.kill(pids[victim], signal.SIGKILL)
+        killed_during_run = t.is_alive()
+        t.join(120)
+        assert not t.is_alive()
+    assert "error" not in box, box.get("error")
+    assert killed_during_run, "the run finished before the worker was killed: make it longer"
+    assert not _running(pids[victim])
+    assert box["result"].matched
+    assert box["result"].n_chunks == 16
+
+
+# -- a cluster that is not there ----------------------------------------------------------------
+
+
+def test_unreachable_scheduler_fails_within_the_timeout():
+    runner = make_runner("dask", scheduler="tcp://127.0.0.1:1", connect_timeout=1.0)
+    t0 = time.perf_counter()
+    with pytest.raises(ConnectionError, match=r"tcp://127\.0\.0\.1:1 within connect_timeout=1 s"):
+        runner.start()
+    # The documented limit, plus slack for a loaded 2-core machine.
+    assert time.perf_counter() - t0 < 1.0 + 4.0
+    runner.close()
+
+
+def test_scheduler_without_workers_fails_within_the_timeout():
+    with distributed.LocalCluster(
+        n_workers=0, host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"}
+    ) as cluster:
+        runner = DaskRunner(scheduler=cluster.scheduler_address, connect_timeout=0.5)
+        t0 = time.perf_counter()
+        with pytest.raises(TimeoutError, match="has no workers"):
+            runner.start()
+        assert time.perf_counter() - t0 < 0.5 + 4.0
+
+
+# -- the worker-side function, called here -------------------------------------------------
+
+
+def test_worker_function_sends_back_only_rows_it_wrote():
+    inputs = mandelbrot.make_inputs("tiny")
+    chunk = mandelbrot.split(inputs, 3)[1]
+    outcome, written = _run_chunk(mandelbrot.nogil, "run-a", (0,), *chunk)
+    start, stop = chunk[-2], chunk[-1]
+    assert list(written) == [0] and written[0].shape == (stop - start, inputs.args[0].shape[1])
+    assert outcome.value == int(written[0].sum())
+    x = sum_squares.make_inputs("tiny")
+    _outcome, written = _run_chunk(sum_squares.nogil, "run-b", (0,), *x.whole())
+    assert written == {}, "an input that was only read must not travel back"
+    assert x.args[0].flags.writeable, "the caller's array is left as it was"
+    # A real error is still raised when the writable retry fails too.
+    out, x0, x1, y0, y1, _max_iter, start, stop = chunk
+    with pytest.raises(ValueError, match="max_iter"):
+        _run_chunk(mandelbrot.nogil, "run-c", (0,), out, x0, x1, y0, y1, -1, start, stop)
+
+
+def test_same_bytes_treats_nan_as_equal():
+    a = np.array([1.0, np.nan, 3.0])
+    assert _same_bytes(a, a.copy())
+    b = a.copy()
+    b[2] = 4.0
+    assert not _same_bytes(a, b)
+    big = np.zeros(3_000_000)
+    other = big.copy()
+    other[-1] = 1.0
+    assert not _same_bytes(big, other)
+
+
+# -- bad options, named -----------------------------------------------------------------------
+
+
+def test_bad_options_are_named(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with pytest.raises(TypeError, match="scheduler must be an address"):
+        DaskRunner(scheduler=8786)
+    with pytest.raises(ValueError, match="scheduler must be an address"):
+        DaskRunner(scheduler="  ")
+    with pytest.raises(ValueError, match="connect_timeout"):
+        DaskRunner(scheduler="tcp://127.0.0.1:1", connect_timeout=0)
+    with pytest.raises(TypeError, match="connect_timeout"):
+        DaskRunner(connect_timeout="10")
+    with pytest.raises(ValueError, match="workers must not be 0"):
+        DaskRunner(0)
+    with pytest.raises(ValueError, match="does not match"):
+        DaskRunner(3, n_workers=2, threads_per_worker=2)
+    # Not started: nothing to connect to yet, and the planned layout is what repr shows.
+    runner = DaskRunner(4, n_workers=2)
+    assert runner.layout == (2, 2) and runner.workers == 4 and "2x2" in repr(runner)
+    with pytest.raises(RuntimeError, match="not started"):
+        runner.client  # noqa: B018
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.5:8786")
+    assert DaskRunner().scheduler == "tcp://10.0.0.5:8786"
+    assert DaskRunner(scheduler="local").mode == "local"
