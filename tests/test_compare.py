@@ -271,3 +271,40 @@ def test_bad_option_values_exit_2_in_one_line_and_write_nothing(tmp_path, capsys
     assert err.startswith("gilfree compare: error:") and message in err, err
     assert "Traceback" not in captured.err and captured.out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # no output, no temp file
+
+
+def test_peers_rows_are_checked_and_measured_against_nogil_serial():
+    from gilfree import peers
+
+    if not any(p.missing is None for p in peers.PEERS if p.name != "numpy"):
+        pytest.skip('no peer beyond NumPy installed (pip install "gilfree[bench]")')
+    result = compare.compare(
+        kernels=["sum_squares"],
+        variants=["nogil"],
+        runners=["threads"],
+        workers=[1],
+        size="small",
+        repeat=1,
+        peers=True,
+    )
+    rows = [c for c in result.cells if c.variant == compare.PEER]
+    assert {c.runner for c in rows} >= {"numpy"}
+    base = next(c for c in result.cells if (c.variant, c.runner, c.workers) == ("nogil", "serial", 1))
+    for c in rows:
+        assert c.matched, c
+        assert c.speedup == pytest.approx(base.wall_s / c.wall_s)
+
+
+def test_layouts_add_dask_cells_per_layout():
+    pytest.importorskip("distributed")
+    p = compare.plan(
+        kernels=["integrate"], variants=["nogil"], runners=["serial"], size="tiny", layouts=[(1, 2), (2, 1)]
+    )
+    assert {(c.runner, c.workers) for c in p.cells} == {("serial", 1), ("dask-1x2", 2), ("dask-2x1", 2)}
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        compare.plan(layouts=[(1, 0)])
+
+
+def test_scheduler_without_dask_is_a_usage_error(capsys):
+    assert main(["compare", "--runners", "threads", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler applies only to the dask runner" in capsys.readouterr().err

@@ -77,13 +77,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             repeat = int(args.repeat)
         except ValueError:
             raise UsageError(f"--repeat: expected a whole number of runs, got {args.repeat!r}") from None
+        runners = _split_names(args.runners)
+        layouts = None
+        if args.layouts is not None:
+            from gilfree.runners.layouts import parse_layouts
+
+            layouts = parse_layouts(args.layouts)
+        check_scheduler_option(args, [*(runners or []), *(["dask"] if layouts else [])])
         plan = compare.plan(
             kernels=_split_names(args.kernels),
             variants=_split_names(args.variants),
-            runners=_split_names(args.runners),
+            runners=runners,
             workers=_parse_workers(args.workers),
             size=args.size,
             repeat=repeat,
+            layouts=layouts,
+            runner_options={"dask": scheduler_options(args, "dask")},
+            peers=args.peers,
         )
     except (ValueError, TypeError, ImportError) as exc:
         raise UsageError(str(exc)) from None
@@ -128,6 +138,17 @@ def _add_compare_parser(sub) -> None:
     p.add_argument("--csv", metavar="FILE", help="write the table's columns as CSV ('-': stdout)")
     p.add_argument("--plot", metavar="FILE.png", help='speed-up plot, needs gilfree[plot] ("-": stdout)')
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help='add the installed peers (Numba, NumPy, numexpr, joblib; pip install "gilfree[bench]")',
+    )
+    p.add_argument(
+        "--layouts",
+        metavar="PxT,...",
+        help="add dask cells in these processes x threads layouts, e.g. 1x2,2x1,2x2 (needs gilfree[dask])",
+    )
+    add_scheduler_option(p)
     p.set_defaults(func=_cmd_compare)
 
 
@@ -274,14 +295,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             options[key] = value
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    check_scheduler_option(args, [args.runner])
+    options.update(scheduler_options(args, args.runner))
     try:
         runner = make_runner(args.runner, workers, **options)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ImportError) as exc:
         raise UsageError(str(exc)) from None
     try:
         with runner:
             result = runner.run(kernel, args.variant, size=args.size, timeout=args.timeout)
-    except (TimeoutError, WorkerCrashed) as exc:
+    except (TimeoutError, WorkerCrashed, ConnectionError) as exc:
         print(f"gilfree run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # what only the run can tell, e.g. openmp on processes
@@ -347,6 +370,7 @@ def _add_run_parser(sub) -> None:
     p.add_argument("--transport", default=None, help="processes only: shm (default) or pickle")
     p.add_argument("--timeout", type=float, default=None, help="stop the run after this many seconds")
     p.add_argument("--json", action="store_true", help="print JSON (the result and machine facts)")
+    add_scheduler_option(p)
     p.set_defaults(func=_cmd_run)
 
 

@@ -39,10 +39,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gilfree.info import cores
-from gilfree.kernels import SIZES, VARIANTS, Inputs, build_info, get, names
+from gilfree.kernels import SIZES, VARIANTS, Inputs, Kernel, build_info, get, names
 from gilfree.kernels._args import integer
 from gilfree.probe import GilHold, Heartbeat, idle_baseline, verdict
 from gilfree.runners import make_runner, resolve_workers, runner_class
+from gilfree.runners.layouts import parse_layout
 
 #: Runners of the default matrix, in the order their pools are started.
 DEFAULT_RUNNERS = ("serial", "threads", "processes")
@@ -61,6 +62,9 @@ GIL_WINDOW_S = 0.1
 #: intervals. Why: a run shorter than one interval cannot keep the heartbeat waiting, whether
 #: it holds the GIL or not; what the heartbeat sees then is the harness between runs.
 VERDICT_MIN_RUN_INTERVALS = 1.0
+
+#: The variant name of a peer's cells (their runner is the peer's name).
+PEER = "peer"
 
 #: Called before each step of a run with (steps done, steps in all, what comes next).
 Progress = Callable[[int, int, str], None]
@@ -89,12 +93,23 @@ class Plan:
     size: str
     repeat: int
     notes: list[str] = field(default_factory=list)
+    #: options per runner name, e.g. {"dask": {"scheduler": "tcp://host:8786"}}
+    runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    peers: list[str] = field(default_factory=list)
 
     def pools(self) -> list[tuple[str, int]]:
-        """(runner, workers) pairs in the order their pools are started."""
+        """(runner, workers) pairs in the order their pools are started (peers have none)."""
         order = {name: i for i, name in enumerate(self.runners)}
-        pairs = {(c.runner, c.workers) for c in self.cells}
-        return sorted(pairs, key=lambda p: (order.get(p[0], -1), p[1]))
+        pairs = {(c.runner, c.workers) for c in self.cells if c.variant != PEER}
+        return sorted(pairs, key=lambda p: (order.get(p[0].split("-")[0], -1), p[0], p[1]))
+
+    def make_runner(self, label: str, workers: int) -> Any:
+        """A runner for a cell's runner label: ``dask-PxT`` is the dask runner in that layout."""
+        name, _, layout = label.partition("-")
+        options = dict(self.runner_options.get(name, {}))
+        if name == "dask" and layout:
+            options["n_workers"], options["threads_per_worker"] = parse_layout(layout)
+        return make_runner(name, workers, **options)
 
     def inputs_needed(self) -> list[tuple[str, str]]:
         """(kernel, size) pairs, each made once."""
@@ -110,6 +125,8 @@ class Plan:
             "python_size": PYTHON_SIZE,
             "repeat": self.repeat,
             "gil_window_s": GIL_WINDOW_S,
+            "peers": self.peers,
+            "runner_options": self.runner_options,
         }
 
 
@@ -216,10 +233,18 @@ def plan(
     workers: Iterable[int] | None = None,
     size: str = "default",
     repeat: int = DEFAULT_REPEAT,
+    *,
+    layouts: Iterable[tuple[int, int]] | None = None,
+    runner_options: dict[str, dict[str, Any]] | None = None,
+    peers: bool = False,
 ) -> Plan:
     """Validate a selection and lay out its cells; ``None`` means the default for that axis.
 
-    Every bad value raises ``ValueError`` (or ``TypeError``) naming it, before anything runs.
+    ``layouts`` adds dask cells in those (processes, threads) layouts, for comparing how the
+    same cores are best split (runner label ``dask-PxT``). ``peers`` adds the installed peers
+    (Numba, NumPy, numexpr, joblib: ``gilfree.peers``) as rows of variant ``peer``, their
+    speed-ups over gilfree's own ``nogil`` serial cell. Every bad value raises ``ValueError``
+    (or ``TypeError``) naming it, before anything runs.
     """
     notes: list[str] = []
     if size not in SIZES:
@@ -260,9 +285,40 @@ def plan(
         notes.append("variant 'openmp' runs its own threads inside one call: runner serial only")
     if "python" in vs and size != PYTHON_SIZE:
         notes.append(f"variant 'python' runs at size {PYTHON_SIZE!r}, its speed-ups against itself")
+    if layouts is not None:
+        lays = list(
+            dict.fromkeys(
+                (integer("processes", p, minimum=1), integer("threads", t, minimum=1)) for p, t in layouts
+            )
+        )
+        if not lays:
+            raise ValueError("layouts must name at least one PROCESSESxTHREADS layout")
+        _available_runners(["dask"])
+        for k in ks:
+            for v in vs:
+                if v != "openmp":
+                    vsize = PYTHON_SIZE if v == "python" else size
+                    cells.append(Cell(k, v, "serial", 1, vsize))
+                    cells.extend(Cell(k, v, f"dask-{p}x{t}", p * t, vsize) for p, t in lays)
+        if "dask" not in rs:
+            rs = [*rs, "dask"]
+    peer_names: list[str] = []
+    if peers:
+        from gilfree import peers as peer_table
+
+        for peer in peer_table.PEERS:
+            if peer.missing:
+                notes.append(f"peer {peer.name!r} left out: {peer.missing}")
+                continue
+            peer_names.append(peer.name)
+            for k in ks:
+                if peer_table.has_version(peer, k):
+                    cells.append(Cell(k, "nogil", "serial", 1, size))  # the peers' baseline
+                    cells.extend(Cell(k, PEER, peer.name, w, size) for w in (ws if peer.parallel else [1]))
     cells = list(dict.fromkeys(cells))
     used = ["serial", *(r for r in rs if r != "serial")]
-    return Plan(cells, ks, vs, used, ws, size, repeat, notes)
+    options = {name: dict(o) for name, o in (runner_options or {}).items()}
+    return Plan(cells, ks, vs, used, ws, size, repeat, notes, options, peer_names)
 
 
 def _runner_names() -> list[str]:
@@ -298,6 +354,12 @@ def _measure(runner: Any, cell: Cell, inputs: Inputs, repeat: int, idle: GilHold
     out.serial_fallback = any(r.serial_fallback for r in results)
     out.start_method, out.transport = last.start_method, last.transport
 
+    _listen(out, k, inputs, lambda: runner.run(k, cell.variant, inputs, check=False).value, idle)
+    return out
+
+
+def _listen(out: CellResult, k: Kernel, inputs: Inputs, call: Callable[[], Any], idle: GilHold) -> None:
+    """The GIL figures of a cell: ``call`` repeated under a heartbeat, after the timed runs."""
     # Outputs are poisoned once, before the window: poisoning is the harness's work, not the
     # cell's (and NumPy's fill releases the GIL, which would make a short gil cell look free).
     clock = time.perf_counter
@@ -305,14 +367,43 @@ def _measure(runner: Any, cell: Cell, inputs: Inputs, repeat: int, idle: GilHold
     with Heartbeat() as hb:
         t0 = clock()
         while True:
-            res = runner.run(k, cell.variant, inputs, check=False)
+            value = call()
             if clock() - t0 >= GIL_WINDOW_S:
                 break
-    out.matched &= bool(k.check(inputs, res.value))
+    out.matched &= bool(k.check(inputs, value))
     out.gil = hb.result()
     si = sys.getswitchinterval()
-    if out.wall_s >= VERDICT_MIN_RUN_INTERVALS * si:
+    if out.wall_s is not None and out.wall_s >= VERDICT_MIN_RUN_INTERVALS * si:
         out.gil_verdict = verdict(out.gil, idle, si).label
+
+
+def _measure_peer(cell: Cell, inputs: Inputs, repeat: int, idle: GilHold) -> CellResult:
+    """A peer timed as a cell is: set up outside the timing, a warm-up, ``repeat`` runs."""
+    import contextlib
+
+    from gilfree import peers as peer_table
+
+    k = get(cell.kernel)
+    out = CellResult(cell.kernel, cell.variant, cell.runner, cell.workers, cell.size, matched=True)
+    with contextlib.ExitStack() as stack:
+        call = peer_table.get(cell.runner).build(k, inputs, cell.workers, stack)
+        if call is None:
+            raise ValueError(f"peer {cell.runner!r} has no version of {cell.kernel}")
+
+        def once() -> tuple[float, float, Any]:
+            k.reset_outputs(inputs)
+            w0, c0 = time.perf_counter(), time.process_time()
+            value = call()
+            return time.perf_counter() - w0, time.process_time() - c0, value
+
+        out.matched &= k.check(inputs, once()[2])  # warm-up: not timed
+        for _ in range(repeat):
+            wall, cpu, value = once()
+            out.matched &= k.check(inputs, value)
+            out.wall_runs_s.append(wall)
+            out.cpu_runs_s.append(cpu)
+        out.wall_s, out.cpu_s = _median(out.wall_runs_s), _median(out.cpu_runs_s)
+        _listen(out, k, inputs, call, idle)
     return out
 
 
@@ -346,7 +437,7 @@ def run(plan: Plan, progress: Progress | None = None) -> Comparison:
     for rname, workers in plan.pools():
         cells = [c for c in plan.cells if (c.runner, c.workers) == (rname, workers)]
         try:
-            runner = make_runner(rname, workers)
+            runner = plan.make_runner(rname, workers)
             startup = runner.start()
         except Exception as exc:
             for c in cells:
@@ -363,12 +454,19 @@ def run(plan: Plan, progress: Progress | None = None) -> Comparison:
                 results[c].startup_s = startup
         finally:
             runner.close()
+    for c in (c for c in plan.cells if c.variant == PEER):
+        step(f"{c.kernel} peer {c.runner} x{c.workers}")
+        try:
+            results[c] = _measure_peer(c, inputs[c.kernel, c.size], plan.repeat, idle)
+        except Exception as exc:
+            results[c] = _failed(c, _one_line(exc))
     if progress is not None:
         progress(total, total, "done")
 
     ordered = [results[c] for c in plan.cells]
     for r in ordered:
-        base = results.get(Cell(r.kernel, r.variant, "serial", 1, r.size))
+        base_variant = "nogil" if r.variant == PEER else r.variant
+        base = results.get(Cell(r.kernel, base_variant, "serial", 1, r.size))
         if base is not None and base.wall_s and r.wall_s:
             r.speedup = base.wall_s / r.wall_s
             r.efficiency = r.speedup / r.workers
@@ -400,6 +498,7 @@ def compare(
     size: str = "default",
     repeat: int = DEFAULT_REPEAT,
     progress: Progress | None = None,
+    **plan_options: Any,
 ) -> Comparison:
     """Plan and run a matrix in one call (``gilfree compare`` does the same from the shell)."""
-    return run(plan(kernels, variants, runners, workers, size, repeat), progress)
+    return run(plan(kernels, variants, runners, workers, size, repeat, **plan_options), progress)

@@ -210,8 +210,8 @@ def print_table(comparison: Comparison, *, stderr: bool = False) -> None:
     console.print(table(comparison))
     idle = comparison.idle
     console.print(
-        "speed-up: over the same variant at the same size, run by the serial runner with 1 worker; "
-        "efficiency = speed-up / workers.\n"
+        "speed-up: over the same variant at the same size, run by the serial runner with 1 worker "
+        "(peer rows: over gilfree's nogil); efficiency = speed-up / workers.\n"
         "GIL: how a heartbeat thread saw the GIL while the cell ran: its p99 lateness (idle here: "
         f"{idle.p99_ms:.2f} ms), the share of the run it was blocked, and the verdict "
         "(releases, holds, or holds in slices as pure Python does); see gilfree probe.",
