@@ -21,6 +21,14 @@ from gilfree.kernels._base import Inputs, Kernel
 __all__ = ["REGISTRY", "get", "names"]
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """Inputs that kernels only read are made read-only. Why: a runner that moves arrays to
+    other processes copies writable ones back after the run (it cannot know what a kernel
+    wrote); a read-only input says it never changes, and a kernel that tried would fail."""
+    a.flags.writeable = False
+    return a
+
+
 class Mandelbrot(Kernel):
     name = "mandelbrot"
     summary = "escape counts over a W x H grid"
@@ -100,7 +108,7 @@ class SumSquares(Kernel):
     }
 
     def build(self, rng: np.random.Generator, n: int) -> Inputs:
-        return Inputs(self.name, (rng.standard_normal(n),), 0, n)
+        return Inputs(self.name, (_read_only(rng.standard_normal(n)),), 0, n)
 
     def compute_reference(self, inputs: Inputs) -> float:
         return _reference.sum_squares_reference(inputs.args[0])
@@ -124,7 +132,7 @@ class Pairwise(Kernel):
     }
 
     def build(self, rng: np.random.Generator, n: int) -> Inputs:
-        return Inputs(self.name, (rng.random((n, 3)),), 0, n)
+        return Inputs(self.name, (_read_only(rng.random((n, 3))),), 0, n)
 
     def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray:
         # Why: row i pairs with the n - 1 - i rows after it, so an equal-row split of the
@@ -186,7 +194,7 @@ class Histogram(Kernel):
         # A few values outside [lo, hi) and a few NaNs, which are not counted.
         if n:
             x[rng.integers(0, n, size=max(1, n // 1000))] = np.nan
-        return Inputs(self.name, (x, -4.0, 4.0, bins), 0, n)
+        return Inputs(self.name, (_read_only(x), -4.0, 4.0, bins), 0, n)
 
     def compute_reference(self, inputs: Inputs) -> np.ndarray:
         return _reference.histogram_reference(*inputs.args)
