@@ -47,6 +47,9 @@ def _ticks_during(f, *args) -> tuple[int, float]:
         return hb.ticks - before, elapsed
 
 
+@pytest.mark.thread_unsafe(
+    reason="counts a heartbeat's ticks per ms: copies at once measure CPU oversubscription, not the GIL"
+)
 @pytest.mark.parametrize("name", ["mandelbrot", "integrate", "pairwise", "primes"])
 def test_nogil_lets_the_heartbeat_tick_and_gil_stops_it(name):
     k = REGISTRY[name]
