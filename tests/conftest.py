@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import faulthandler
+import os
 import sys
+import sysconfig
 
 import pytest
 
@@ -51,3 +53,39 @@ def pytest_sessionfinish(session, exitstatus):
         lines += [f"  {line}" for line in bad]
         for line in lines:
             (reporter.write_line if reporter else print)(line)
+
+# -- free-threaded Python --------------------------------------------------------------------
+#
+# The suite runs on GIL builds and on free-threaded ones (3.13t), and on the free-threaded
+# build also under pytest-run-parallel (``pytest --parallel-threads=4``), which runs every
+# test in 4 threads at once with its fixtures shared. Rules for every test:
+#
+# * Never assume a GIL. What the GIL decides (``gil`` or ``python`` variants not scaling in
+#   threads, a heartbeat stalled by a ``gil`` call, claim verdicts) must branch on
+#   ``gil_enabled()``, as tests/test_gil_release.py does: on a free-threaded build with the
+#   GIL off they scale and the heartbeat runs.
+# * A test that cannot run in 4 copies at once gets
+#   ``@pytest.mark.thread_unsafe(reason="...")`` with the reason: it counts the process's
+#   threads or processes, starts subprocesses or pools of processes, asserts on timing or on
+#   a heartbeat, sets process-wide state (``sys.setswitchinterval``, environment, signal
+#   handlers), or is too slow to run 4 times (say so: "slow, not unsafe").
+#   The plugin already runs tests using capsys, capfd or monkeypatch in one thread.
+# * Everything else must pass in 4 threads: make inputs inside the test (or treat shared
+#   fixtures as read-only), and assert on what the test itself made.
+
+
+def free_threaded_build() -> bool:
+    """Is this interpreter a free-threaded build (whether or not the GIL is on right now)?"""
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def free_threaded_python() -> str | None:
+    """A free-threaded interpreter with gilfree installed, or None.
+
+    ``GILFREE_FT_PYTHON`` (set by .ci/run) names one; without it, this interpreter if it is
+    free-threaded. Never builds one: the shared tool takes minutes the first time.
+    """
+    path = os.environ.get("GILFREE_FT_PYTHON")
+    if path:
+        return path
+    return sys.executable if free_threaded_build() else None

@@ -26,11 +26,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     table.add_column("what", style="bold")
     table.add_column("value")
     for key, value in facts.items():
-        if key == "kernels":
-            continue
-        table.add_row(key, str(value))
-    gil = facts["build"] + (", GIL on now" if facts["gil_enabled"] else ", GIL off now")
-    table.add_row("GIL", gil)
+        if key == "build":  # build and gil_enabled read as one line: "free-threaded, GIL off now"
+            table.add_row("GIL", info.describe_gil(facts))
+        elif key not in ("kernels", "gil_enabled"):
+            table.add_row(key, str(value))
     for name, variants in facts["kernels"].items():
         table.add_row(f"kernel {name}", ", ".join(variants))
     Console().print(table)

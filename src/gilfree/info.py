@@ -19,6 +19,26 @@ def gil_status() -> dict[str, Any]:
     }
 
 
+def describe_gil(status: dict[str, Any] | None = None) -> str:
+    """One line for ``gilfree info``: the build, and on a free-threaded one the GIL's state now.
+
+    On a free-threaded build the GIL comes back with ``PYTHON_GIL=1`` or ``-X gil=1``, or when
+    a module that does not declare free-threading support is imported (CPython warns then).
+    """
+    status = gil_status() if status is None else status
+    if status["build"] != "free-threaded":
+        return "GIL build (the GIL is always on)"
+    if not status["gil_enabled"]:
+        return "free-threaded, GIL off now"
+    if sys._xoptions.get("gil") == "1":
+        why = "-X gil=1"
+    elif os.environ.get("PYTHON_GIL") == "1":
+        why = "PYTHON_GIL=1"
+    else:
+        why = "by an imported module without free-threading support"
+    return f"free-threaded, GIL re-enabled ({why})"
+
+
 def cores() -> int:
     """Cores this process may run on (the affinity mask, not the machine's total)."""
     if hasattr(os, "process_cpu_count"):

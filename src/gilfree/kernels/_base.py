@@ -8,6 +8,7 @@ amounts give a cost hint (``unit_cost``), and ``split`` cuts equal-cost ranges f
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +38,40 @@ class Inputs:
     size: str | None = None
     seed: int | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Not a dataclass field, so asdict/repr/== never see it; dropped when pickled.
+        # Reentrant, so a ``compute`` may itself use ``cached`` on the same inputs.
+        self._cache_lock = threading.RLock()
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``cache[key]``, computed by ``compute()`` the first time, once even across threads.
+
+        Why a lock: ``if key not in cache: cache[key] = compute()`` is two steps. Threads that
+        check the same inputs at once (runs sharing inputs, a test under pytest-run-parallel)
+        could each find the key missing and each compute it: with the GIL that happens when
+        ``compute`` releases it (NumPy does), and on a free-threaded build at any time. That
+        is not wrong, only wasteful (a mandelbrot reference at size ``large`` takes seconds),
+        but the lock makes it one step. Hits take no lock: a dict lookup is atomic, and a
+        key is only set after its value (and anything ``compute`` stored too) is complete.
+        """
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        with self._cache_lock:
+            if key not in self.cache:
+                self.cache[key] = compute()
+            return self.cache[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_cache_lock"]  # a lock cannot be pickled or copied; each copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cache_lock = threading.RLock()
 
     @property
     def units(self) -> int:
@@ -159,9 +194,7 @@ class Kernel:
 
     def reference(self, inputs: Inputs) -> Any:
         """The expected value, computed independently of the cores (cached on the inputs)."""
-        if "reference" not in inputs.cache:
-            inputs.cache["reference"] = self.compute_reference(inputs)
-        return inputs.cache["reference"]
+        return inputs.cached("reference", lambda: self.compute_reference(inputs))
 
     def compute_reference(self, inputs: Inputs) -> Any:
         raise NotImplementedError

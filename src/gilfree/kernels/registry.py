@@ -51,14 +51,18 @@ class Mandelbrot(Kernel):
         out = np.full((height, width), -1, dtype=np.int32)  # poisoned: every cell must be written
         return Inputs(self.name, (out, *self.view, max_iter), 0, height)
 
+    @staticmethod
+    def _row_cost(inputs: Inputs) -> np.ndarray:
+        out, x0, x1, y0, y1, it = inputs.args
+        coarse = np.empty((out.shape[0], max(1, out.shape[1] // 16)), dtype=np.int32)
+        _mandelbrot.nogil(coarse, x0, x1, y0, y1, it)
+        return coarse.sum(axis=1, dtype=np.float64) + coarse.shape[1]
+
     def unit_cost(self, inputs: Inputs, lo: int, hi: int, samples: int) -> np.ndarray:
         # Why: rows through the set cost up to max_iter per point, rows outside it a few.
         # A grid with 1/16 of the columns, computed once per inputs, ranks the rows well.
-        if "row_cost" not in inputs.cache:
-            out, x0, x1, y0, y1, it = inputs.args
-            coarse = np.empty((out.shape[0], max(1, out.shape[1] // 16)), dtype=np.int32)
-            _mandelbrot.nogil(coarse, x0, x1, y0, y1, it)
-            inputs.cache["row_cost"] = coarse.sum(axis=1, dtype=np.float64) + coarse.shape[1]
+        # Inputs.cached: computed once even when threads split the same inputs at once.
+        inputs.cached("row_cost", lambda: self._row_cost(inputs))
         rows = inputs.cache["row_cost"][lo:hi]
         return np.add.reduceat(rows, np.linspace(0, rows.size, samples, endpoint=False).astype(int))
 

@@ -9,6 +9,7 @@ reference check around ``map``, and times it.
 from __future__ import annotations
 
 import abc
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -158,6 +159,10 @@ class Runner(abc.ABC):
             raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
         self.schedule = schedule
         self.startup_s: float | None = None
+        # start() and close() check, then act: two threads calling map() on a runner not yet
+        # started would each create a pool, and one would leak. The lock makes each one step.
+        # Reentrant, so a subclass's start() or _start() may call close() on failure.
+        self._life_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} workers={self.workers} schedule={self.schedule}>"
@@ -173,17 +178,19 @@ class Runner(abc.ABC):
 
     def start(self) -> float:
         """Create the pool if it is not there yet; returns the seconds that took."""
-        if self.startup_s is None:
-            t0 = time.perf_counter()
-            self._start()
-            self.startup_s = time.perf_counter() - t0
-        return self.startup_s
+        with self._life_lock:
+            if self.startup_s is None:
+                t0 = time.perf_counter()
+                self._start()
+                self.startup_s = time.perf_counter() - t0
+            return self.startup_s
 
     def close(self) -> None:
         """Release every worker; safe to call twice."""
-        if self.startup_s is not None:
-            self.startup_s = None
-            self._close()
+        with self._life_lock:
+            if self.startup_s is not None:
+                self.startup_s = None
+                self._close()
 
     def _start(self) -> None:  # noqa: B027 - a runner without a pool has nothing to start
         pass

@@ -2,7 +2,9 @@
 
 Speed-up comes only from kernels that release the GIL (``nogil``, ``openmp``); ``gil`` and
 ``python`` chunks run one at a time however many threads there are, which is the point
-the comparison makes.
+the comparison makes. On a free-threaded build with the GIL off they run at once too.
+
+Shared state is locked, never left to the GIL: see ``_Batch``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ SERIAL_THRESHOLD_S = 0.0005
 
 
 class _Batch:
-    """One ``map`` call: its chunks, their outcomes, and the count still to finish."""
+    """One ``map`` call: its chunks, their outcomes, and the count still to finish.
+
+    Worker threads share it, so ``errors`` and ``remaining`` are read and written only under
+    ``lock`` (with no GIL, nothing else orders them). ``outcomes[i]`` is written by the one
+    thread that runs chunk ``i`` and read by the caller after ``done`` is set, which happens
+    under the lock after every write: that gives the ordering without locking each store.
+    """
 
     __slots__ = ("chunks", "done", "errors", "func", "lock", "outcomes", "remaining", "token")
 
@@ -42,7 +50,9 @@ class _Batch:
 
     def run(self, i: int) -> None:
         try:
-            if self.errors:  # another chunk failed: skip the rest
+            with self.lock:  # read under the lock, as it is written: no GIL to rely on
+                failed = bool(self.errors)
+            if failed:  # another chunk failed: skip the rest
                 raise Cancelled("skipped after another chunk failed")
             self.outcomes[i] = call_chunk(self.func, self.chunks[i], self.token)
         except BaseException as exc:
