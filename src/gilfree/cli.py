@@ -69,6 +69,9 @@ def _cmd_claims(args: argparse.Namespace) -> int:
         doc = {"machine": info.collect(), "mode": mode, "claims": [r.to_dict() for r in results]}
         print(json.dumps(doc, indent=2, default=str))
         return 0
+    if args.markdown:
+        print(claims.markdown_table(results))
+        return 0
     from rich.markup import escape
     from rich.table import Table
 
@@ -114,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("claims", help="each threads-vs-processes claim, measured here, with a verdict")
     p.add_argument("--quick", action="store_true", help="smaller measurements: every claim in under 30 s")
-    p.add_argument("--json", action="store_true", help="print JSON (with the raw figures) instead of a table")
     p.add_argument("--only", metavar="N,...", help="measure only these claims, e.g. --only 1,3,5")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON with the raw figures")
+    fmt.add_argument("--markdown", action="store_true", help="print the table as Markdown (for a README)")
     p.set_defaults(func=_cmd_claims)
     return parser
 

@@ -52,6 +52,7 @@ __all__ = [
     "Figures",
     "Verdict",
     "judge",
+    "markdown_table",
     "parse_only",
     "run_claim",
     "run_claims",
@@ -121,3 +122,16 @@ def run_claims(
                 progress(CLAIMS[n], i, len(numbers))
             results.append(run_claim(n, quick))
     return results
+
+
+def markdown_table(results: Iterable[ClaimResult]) -> str:
+    """The results as a GitHub Markdown table: claim, figure measured here, verdict and why."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    rows = ["| # | claim | measured here | verdict: why |", "| ---: | --- | --- | --- |"]
+    for r in results:
+        verdict = f"**{cell(r.verdict.label)}**: {cell(r.verdict.why)}"
+        rows.append(f"| {r.claim.number} | {cell(r.claim.text)} | {cell(r.headline)} | {verdict} |")
+    return "\n".join(rows)
