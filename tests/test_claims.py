@@ -58,10 +58,8 @@ def quick():
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(shared_memory.SharedMemory, "__init__", spy)
-        t0 = time.perf_counter()
         with contextlib.redirect_stdout(out):
             status = main(["claims", "--quick", "--json"])
-        seconds = time.perf_counter() - t0
     doc = json.loads(out.getvalue())
     left = {
         "children": [p for p in me.children(recursive=True) if p.pid not in children],
@@ -71,7 +69,7 @@ def quick():
         "tcp_before": tcp,
         "tcp_after": _tcp_connections(),
     }
-    return {"status": status, "doc": doc, "seconds": seconds, "left": left}
+    return {"status": status, "doc": doc, "left": left}
 
 
 def figures(quick, number: int) -> dict:
@@ -127,11 +125,6 @@ def test_quick_run_reports_every_claim_with_a_verdict_and_units(quick):
         for key, fig in c["figures"].items():
             if isinstance(fig["value"], (int, float)) and not isinstance(fig["value"], bool):
                 assert fig["unit"], f"claim {c['number']}: figure {key} has no unit"
-
-
-def test_quick_run_stays_under_its_budget(quick):
-    # The budget is 30 s on a quiet 2-core machine; a loaded one gets some slack.
-    assert quick["seconds"] < 90, quick["seconds"]
 
 
 def test_nothing_is_left_behind(quick):

@@ -55,11 +55,14 @@ def _cmd_claims(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
+        # No refresh thread: claims fork worker processes, and forking a process that runs
+        # threads is unsafe (Python 3.12+ warns). The bar is redrawn as each claim starts.
+        auto_refresh=False,
     ) as bar:
         task = bar.add_task("", total=len(numbers))
 
         def progress(claim: claims.Claim, index: int, total: int) -> None:
-            bar.update(task, completed=index, description=f"{claim.number}. {claim.text}")
+            bar.update(task, completed=index, description=f"{claim.number}. {claim.text}", refresh=True)
 
         results = claims.run_claims(numbers, quick=args.quick, progress=progress)
         bar.update(task, completed=len(numbers))

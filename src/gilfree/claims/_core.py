@@ -143,7 +143,15 @@ def fmt_ms(ms: float | None) -> str:
         return f"{ms:.0f} ms"
     if ms >= 1:
         return f"{ms:.1f} ms"
-    return f"{ms * 1000:.0f} us"
+    if ms >= 0.001:
+        return f"{ms * 1e3:.0f} us"
+    return f"{ms * 1e6:.0f} ns"
+
+
+def fmt_gbps(gbps: float | None) -> str:
+    if gbps is None:
+        return "n/a"
+    return f"{gbps:.1f} GB/s" if gbps >= 1 else f"{gbps:.2g} GB/s"
 
 
 def fmt_mb(mb: float | None) -> str:

@@ -25,6 +25,7 @@ from gilfree.claims._core import (
     Figures,
     Verdict,
     fmt_bytes,
+    fmt_gbps,
     fmt_ms,
 )
 from gilfree.claims._procs import default_method, no_leftovers
@@ -161,8 +162,8 @@ def verdict_transfer(f: Figures) -> Verdict:
     shm_more = f[f"shm_{big}_ms"] >= MORE_X * f[f"thread_{big}_ms"]
     why = (
         f"{big.upper()}: thread {fmt_ms(f[f'thread_{big}_ms'])} (no copy), shared memory "
-        f"{fmt_ms(f[f'shm_{big}_ms'])} ({f[f'shm_{big}_gbps']:.1f} GB/s), pickling "
-        f"{fmt_ms(f[f'pickle_{big}_ms'])} ({f[f'pickle_{big}_gbps']:.1f} GB/s); {small.upper()} round trip: "
+        f"{fmt_ms(f[f'shm_{big}_ms'])} ({fmt_gbps(f[f'shm_{big}_gbps'])}), pickling "
+        f"{fmt_ms(f[f'pickle_{big}_ms'])} ({fmt_gbps(f[f'pickle_{big}_gbps'])}); {small.upper()} round trip: "
         f"thread {fmt_ms(f[f'thread_{small}_ms'])}, pipe {fmt_ms(f[f'pickle_{small}_ms'])}"
     )
     if pickle_more and shm_more:

@@ -103,12 +103,14 @@ def _lateness(background: str, seconds: float, call_s: float) -> tuple[float, fl
 
 @contextlib.contextmanager
 def _echo_thread(srv: socket.socket) -> Iterator[None]:
-    """A thread that echoes one connection on ``srv``; joined on exit."""
+    """A thread that echoes one connection on ``srv``; joined on exit, unblocked if need be."""
     srv.settimeout(10)
+    held: list[socket.socket] = []
 
     def serve() -> None:
         with contextlib.suppress(OSError):
             conn, _ = srv.accept()
+            held.append(conn)
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 while data := conn.recv(64):
@@ -119,7 +121,12 @@ def _echo_thread(srv: socket.socket) -> Iterator[None]:
     try:
         yield
     finally:
-        t.join(40)
+        t.join(2)  # normally over: the client closed its end before reporting
+        if t.is_alive():  # an error or Ctrl-C here: wake it from accept() or recv()
+            for s in (*held, srv):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            t.join()
 
 
 @contextlib.contextmanager
