@@ -4,14 +4,15 @@ one worker process per machine, and nogil kernels on that worker's threads."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
-import numpy as np
-
+import gilfree
 from gilfree.claims._core import INCONCLUSIVE, NOT_MEASURED, ONLY_IF, Claim, Figures, Verdict, fmt_x
 from gilfree.claims._procs import no_leftovers
 from gilfree.info import cores
 from gilfree.kernels import REGISTRY
+from gilfree.runners import make_runner
 
 #: The extra that brings the dask runner's dependencies.
 EXTRA = "dask"
@@ -31,32 +32,37 @@ def dask_runner() -> tuple[Any | None, str]:
 
 
 def measure_dask(quick: bool) -> Figures:
-    """One nogil mandelbrot on a local dask cluster, next to one thread and a thread pool."""
+    """A nogil mandelbrot on a local dask cluster, next to one thread and a thread pool.
+
+    The cluster runs it twice: the first run pays for scattering the inputs and warming the
+    workers; the verdict uses the better of the two, as the thread figures use a warm pool.
+    """
     module, reason = dask_runner()
     if module is None:
         return {"dask_measured": False, "reason": f"{reason}; pip install 'gilfree[{EXTRA}]'"}
-    import gilfree
-
+    # Why these sizes: a cluster spends milliseconds a task on scheduling and transfers,
+    # so the work must be long enough (0.3 s; 2 s in the full run) for that not to dominate.
     k = REGISTRY["mandelbrot"]
-    if quick:
-        inputs = k.build(np.random.default_rng(0), width=600, height=450, max_iter=256)
-    else:
-        inputs = k.make_inputs("default")
+    inputs = k.make_inputs("default" if quick else "large")
     n = cores()
     serial = gilfree.run(k, "nogil", runner="serial", inputs=inputs)
     threads = gilfree.run(k, "nogil", runner="threads", workers=n, inputs=inputs)
-    with no_leftovers():
-        dask = gilfree.run(k, "nogil", runner="dask", workers=n, inputs=inputs)
+    with no_leftovers(), make_runner("dask", n) as cluster:
+        first = cluster.run(k, "nogil", inputs)
+        second = cluster.run(k, "nogil", inputs)
+        startup = cluster.startup_s
+    best = min(first.wall_s, second.wall_s)
     return {
         "dask_measured": True,
         "workers_n": n,
         "serial_s": serial.wall_s,
         "threads_s": threads.wall_s,
         "threads_x": serial.wall_s / threads.wall_s,
-        "dask_s": dask.wall_s,
-        "dask_startup_s": dask.startup_s,
-        "dask_x": serial.wall_s / dask.wall_s,
-        "dask_matched": bool(dask.matched),
+        "dask_first_s": first.wall_s,
+        "dask_s": best,
+        "dask_startup_s": startup,
+        "dask_x": serial.wall_s / best,
+        "dask_matched": bool(first.matched and second.matched),
     }
 
 
@@ -70,6 +76,8 @@ def verdict_dask(f: Figures) -> Verdict:
     if not f["dask_matched"]:
         return Verdict(INCONCLUSIVE, "the dask run did not match the reference: " + why)
     if f["workers_n"] >= 2 and f["dask_x"] < SPREAD_X:
+        if f["threads_x"] < SPREAD_X:
+            return Verdict(INCONCLUSIVE, "no free core now, for threads either: " + why)
         return Verdict(INCONCLUSIVE, "the cluster did not spread the work: " + why)
     return Verdict(ONLY_IF, why, condition="'processes' means one per machine, with nogil threads inside it")
 
