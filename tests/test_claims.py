@@ -163,6 +163,14 @@ def test_pure_python_gains_nothing_from_a_second_thread(quick):
     assert f["python_2_threads_x"] < 1.3, f
 
 
+def test_nogil_chunks_run_side_by_side(quick):
+    f = figures(quick, 1)
+    # Load-proof: however busy the cores, both nogil chunks were in progress at once.
+    assert f["nogil_kernel_2_threads_overlap_x"] > 1.5, f
+    for k in gil.COMPUTE_BOUND:
+        assert figures(quick, 7)[f"{k}_nogil_{cores()}_threads_overlap_x"] > 0.75 * cores()
+
+
 @pytest.mark.skipif(cores() < 2, reason="needs 2 cores")
 def test_nogil_kernel_runs_faster_in_two_threads(quick):
     f = _retry(
@@ -391,18 +399,22 @@ def test_verdict_killability_flips_with_the_figures():
     assert killing_(thread_has_kill=True) == claims.FAILS
 
 
-def c_parallel(eff=0.97, cores_n=2):
+def c_parallel(eff=0.97, cores_n=2, overlap=1.97, cpu=0.98):
     f = {"cores_n": cores_n}
     for k in gil.COMPUTE_BOUND:
         f[f"{k}_nogil_2_threads_x"] = 2 * eff
         f[f"{k}_nogil_2_threads_efficiency_frac"] = eff
+        f[f"{k}_nogil_2_threads_overlap_x"] = overlap
+        f[f"{k}_nogil_2_threads_cpu_frac"] = cpu
         f[f"{k}_gil_2_threads_x"] = 1.0
     return gil.verdict_c_parallel(f).kind
 
 
 def test_verdict_c_parallel_flips_with_the_figures():
     assert c_parallel() == claims.HOLDS
-    assert c_parallel(eff=0.5) == claims.FAILS
+    assert c_parallel(eff=0.5) == claims.FAILS  # had the cores, ran at once, still slow
+    assert c_parallel(eff=0.5, overlap=1.0, cpu=0.5) == claims.FAILS  # took turns
+    assert c_parallel(eff=0.5, cpu=0.5) == claims.INCONCLUSIVE  # ran at once on one free core
     assert c_parallel(eff=0.7) == claims.INCONCLUSIVE
     assert c_parallel(cores_n=1) == claims.NOT_MEASURED
 

@@ -4,12 +4,12 @@ and C code that releases it runs in parallel (7)."""
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing as mp
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,10 @@ SERIAL_X = 1.3
 EFFICIENT = 0.8
 #: Below this efficiency the kernels did not run in parallel to any useful degree.
 INEFFICIENT = 0.6
+#: Chunks "ran side by side" when on average at least this share of the workers had one in
+#: progress, and "got the cores" when the process used at least this share of them. Why:
+#: turn-taking gives 1/workers of each; 0.75 leaves room for start-up and a straggler.
+SIDE_BY_SIDE = 0.75
 #: A median GIL hold within this factor of ``sys.getswitchinterval()`` "follows the interval".
 #: Why: the switch happens one interval after the waiting thread asks, plus the wake-up of
 #: the waiting thread: above 1x, well under 2x; below 0.5x would mean something else forced it.
@@ -78,22 +82,48 @@ def _kernel_inputs(kernel: Kernel, quick: bool) -> Inputs:
     return inputs
 
 
-def _best_in_turns(repeat: int, *runs: Callable[[], float]) -> list[float]:
-    """The best of ``repeat`` results of each run (each returns its own seconds), taken in turns.
+@dataclass
+class _Timing:
+    """One timed run: wall seconds, CPU seconds of this process, and each chunk's wall seconds."""
+
+    wall_s: float
+    cpu_s: float = 0.0
+    chunk_s: list[float] = field(default_factory=list)
+
+    @property
+    def overlap_x(self) -> float:
+        """Chunks in progress at once, on average: about 1 if they took turns, the worker count
+        if they ran side by side (even when the OS had to time-slice them onto busy cores)."""
+        return sum(self.chunk_s) / self.wall_s if self.wall_s > 0 else 0.0
+
+    def cpu_frac(self, workers: int) -> float:
+        """The share of ``workers`` cores this process got while the run lasted."""
+        return self.cpu_s / (self.wall_s * workers) if self.wall_s > 0 else 0.0
+
+
+def _best_in_turns(repeat: int, *runs: Callable[[], _Timing]) -> list[_Timing]:
+    """The fastest of ``repeat`` runs of each, taken in turns.
 
     Why in turns (ABAB, not AABB): load from other processes comes and goes, and a ratio of
     two figures is fair only if both saw the same machine. Why the best: noise only adds time.
     """
-    best = [math.inf] * len(runs)
+    best: list[_Timing | None] = [None] * len(runs)
     for _ in range(max(1, repeat)):
         for i, run in enumerate(runs):
-            best[i] = min(best[i], run())
-    return best
+            t = run()
+            if best[i] is None or t.wall_s < best[i].wall_s:  # type: ignore[union-attr]
+                best[i] = t
+    return best  # type: ignore[return-value]
 
 
-def _kernel_run(runner: Runner, kernel: Kernel, variant: str, inputs: Inputs) -> Callable[[], float]:
-    """A run of the kernel on a started runner, returning its wall seconds (pool start-up excluded)."""
-    return lambda: runner.run(kernel, variant, inputs, check=False).wall_s
+def _kernel_run(runner: Runner, kernel: Kernel, variant: str, inputs: Inputs) -> Callable[[], _Timing]:
+    """A run of the kernel on a started runner (its pool's start-up is not in the time)."""
+
+    def run() -> _Timing:
+        r = runner.run(kernel, variant, inputs, check=False)
+        return _Timing(r.wall_s, r.cpu_s, list(r.chunk_s))
+
+    return run
 
 
 @contextlib.contextmanager
@@ -125,11 +155,11 @@ def measure_one_thread(quick: bool) -> Figures:
         make_runner("serial", 1) as one,
         make_runner("threads", 2) as two,
     ):
-        (py_1, py_2t, py_2p, gil_1, gil_2t, nogil_1, nogil_2t) = _best_in_turns(
+        py_1, py_2t, py_2p, gil_1, gil_2t, nogil_1, nogil_2t = _best_in_turns(
             repeat,
             _kernel_run(one, k, "python", py),
             _kernel_run(two, k, "python", py),
-            lambda: timed(pool.starmap, _reference.integrate, py_chunks, chunksize=1),
+            lambda: _Timing(timed(pool.starmap, _reference.integrate, py_chunks, chunksize=1)),
             _kernel_run(one, k, "gil", kin),
             _kernel_run(two, k, "gil", kin),
             _kernel_run(one, k, "nogil", kin),
@@ -141,17 +171,20 @@ def measure_one_thread(quick: bool) -> Figures:
         "build": status["build"],
         "gil_enabled": status["gil_enabled"],
         "process_start_method": default_method(),
-        "python_1_thread_s": py_1,
-        "python_2_threads_s": py_2t,
-        "python_2_processes_s": py_2p,
-        "python_2_threads_x": py_1 / py_2t,
-        "python_2_processes_x": py_1 / py_2p,
-        "gil_kernel_1_thread_s": gil_1,
-        "gil_kernel_2_threads_s": gil_2t,
-        "gil_kernel_2_threads_x": gil_1 / gil_2t,
-        "nogil_kernel_1_thread_s": nogil_1,
-        "nogil_kernel_2_threads_s": nogil_2t,
-        "nogil_kernel_2_threads_x": nogil_1 / nogil_2t,
+        "python_1_thread_s": py_1.wall_s,
+        "python_2_threads_s": py_2t.wall_s,
+        "python_2_processes_s": py_2p.wall_s,
+        "python_2_threads_x": py_1.wall_s / py_2t.wall_s,
+        "python_2_processes_x": py_1.wall_s / py_2p.wall_s,
+        "gil_kernel_1_thread_s": gil_1.wall_s,
+        "gil_kernel_2_threads_s": gil_2t.wall_s,
+        "gil_kernel_2_threads_x": gil_1.wall_s / gil_2t.wall_s,
+        "gil_kernel_2_threads_overlap_x": gil_2t.overlap_x,
+        "nogil_kernel_1_thread_s": nogil_1.wall_s,
+        "nogil_kernel_2_threads_s": nogil_2t.wall_s,
+        "nogil_kernel_2_threads_x": nogil_1.wall_s / nogil_2t.wall_s,
+        "nogil_kernel_2_threads_overlap_x": nogil_2t.overlap_x,
+        "nogil_kernel_2_threads_cpu_frac": nogil_2t.cpu_frac(2),
     }
 
 
@@ -307,15 +340,18 @@ def measure_c_parallel(quick: bool) -> Figures:
             for variant in ("nogil", "gil"):
                 # gil gains nothing from more threads: measuring it at all cores says so.
                 ws = counts if variant == "nogil" else counts[-1:]
-                serial, *times = _best_in_turns(
+                serial, *timings = _best_in_turns(
                     repeat,
                     _kernel_run(one, k, variant, inputs),
                     *(_kernel_run(pools[w], k, variant, inputs) for w in ws),
                 )
-                figures[f"{name}_{variant}_serial_s"] = serial
-                for w, t in zip(ws, times, strict=True):
-                    figures[f"{name}_{variant}_{w}_threads_x"] = serial / t
-                    figures[f"{name}_{variant}_{w}_threads_efficiency_frac"] = serial / t / w
+                figures[f"{name}_{variant}_serial_s"] = serial.wall_s
+                for w, t in zip(ws, timings, strict=True):
+                    key = f"{name}_{variant}_{w}_threads"
+                    figures[f"{key}_x"] = serial.wall_s / t.wall_s
+                    figures[f"{key}_efficiency_frac"] = serial.wall_s / t.wall_s / w
+                    figures[f"{key}_overlap_x"] = t.overlap_x
+                    figures[f"{key}_cpu_frac"] = t.cpu_frac(w)
     return figures
 
 
@@ -335,9 +371,18 @@ def verdict_c_parallel(f: Figures) -> Verdict:
     eff = median(_at_all_cores(f, "nogil", "efficiency_frac"))
     x = median(_at_all_cores(f, "nogil", "x"))
     gil = median(_at_all_cores(f, "gil", "x"))
+    overlap = median(_at_all_cores(f, "nogil", "overlap_x"))
+    cpu = median(_at_all_cores(f, "nogil", "cpu_frac"))
     figures = f"nogil {fmt_x(x)} on {n} threads (efficiency {eff:.2f}), gil {fmt_x(gil)}; median of 4 kernels"
     if eff >= EFFICIENT:
         return Verdict(HOLDS, figures)
+    if overlap < SIDE_BY_SIDE * n:
+        return Verdict(FAILS, f"the chunks took turns ({overlap:.1f} at once): {figures}")
+    if cpu < SIDE_BY_SIDE:
+        return Verdict(
+            INCONCLUSIVE,
+            f"ran at once ({overlap:.1f} chunks) but got {cpu * n:.1f} of {n} cores: busy ({figures})",
+        )
     if eff < INEFFICIENT:
         return Verdict(FAILS, figures)
     return Verdict(INCONCLUSIVE, f"efficiency {INEFFICIENT}-{EFFICIENT}: rerun when quiet ({figures})")
