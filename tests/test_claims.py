@@ -163,14 +163,6 @@ def test_pure_python_gains_nothing_from_a_second_thread(quick):
     assert f["python_2_threads_x"] < 1.3, f
 
 
-def test_nogil_chunks_run_side_by_side(quick):
-    f = figures(quick, 1)
-    # Load-proof: however busy the cores, both nogil chunks were in progress at once.
-    assert f["nogil_kernel_2_threads_overlap_x"] > 1.5, f
-    for k in gil.COMPUTE_BOUND:
-        assert figures(quick, 7)[f"{k}_nogil_{cores()}_threads_overlap_x"] > 0.75 * cores()
-
-
 @pytest.mark.skipif(cores() < 2, reason="needs 2 cores")
 def test_nogil_kernel_runs_faster_in_two_threads(quick):
     f = _retry(
@@ -238,6 +230,8 @@ def test_kill_figures(quick):
 
 def test_c_parallel_figures(quick):
     f = figures(quick, 7)
+    if cores() >= 2:
+        assert 0 < f["free_cores_frac"] <= 1
     for k in gil.COMPUTE_BOUND:
         assert f[f"{k}_nogil_serial_s"] > 0 and f[f"{k}_gil_serial_s"] > 0
         if cores() >= 2:
@@ -368,13 +362,15 @@ def transfer(pickle_big=300.0, shm_big=100.0, pickle_small=0.04):
         f.update({f"thread_{tag}_ms": thread, f"pickle_{tag}_ms": pickle, f"shm_{tag}_ms": shm})
         for how, ms in (("thread", thread), ("pickle", pickle), ("shm", shm)):
             f[f"{how}_{tag}_gbps"] = 1.0 / ms
-    return ipc.verdict_transfer(f).kind
+    return ipc.verdict_transfer(f)
 
 
 def test_verdict_transfer_flips_with_the_figures():
-    assert transfer() == claims.HOLDS
-    assert transfer(shm_big=0.03) == claims.ONLY_IF
-    assert transfer(pickle_big=0.03, pickle_small=0.02) == claims.FAILS
+    assert transfer().kind == claims.HOLDS
+    assert transfer(shm_big=0.03).condition.startswith("data is pickled")
+    # A 1 KB round trip costs about the same either way: waking the worker dominates.
+    assert transfer(pickle_small=0.02).condition == "arrays are 64MB or more"
+    assert transfer(pickle_big=0.03, pickle_small=0.02).kind == claims.FAILS
 
 
 def killing_(**kw):
@@ -399,22 +395,19 @@ def test_verdict_killability_flips_with_the_figures():
     assert killing_(thread_has_kill=True) == claims.FAILS
 
 
-def c_parallel(eff=0.97, cores_n=2, overlap=1.97, cpu=0.98):
-    f = {"cores_n": cores_n}
+def c_parallel(eff=0.97, cores_n=2, free=0.98):
+    f = {"cores_n": cores_n, "free_cores_frac": free}
     for k in gil.COMPUTE_BOUND:
         f[f"{k}_nogil_2_threads_x"] = 2 * eff
         f[f"{k}_nogil_2_threads_efficiency_frac"] = eff
-        f[f"{k}_nogil_2_threads_overlap_x"] = overlap
-        f[f"{k}_nogil_2_threads_cpu_frac"] = cpu
         f[f"{k}_gil_2_threads_x"] = 1.0
     return gil.verdict_c_parallel(f).kind
 
 
 def test_verdict_c_parallel_flips_with_the_figures():
     assert c_parallel() == claims.HOLDS
-    assert c_parallel(eff=0.5) == claims.FAILS  # had the cores, ran at once, still slow
-    assert c_parallel(eff=0.5, overlap=1.0, cpu=0.5) == claims.FAILS  # took turns
-    assert c_parallel(eff=0.5, cpu=0.5) == claims.INCONCLUSIVE  # ran at once on one free core
+    assert c_parallel(eff=0.5) == claims.FAILS  # the cores were free, and still no speed-up
+    assert c_parallel(eff=0.5, free=0.5) == claims.INCONCLUSIVE  # a busy machine
     assert c_parallel(eff=0.7) == claims.INCONCLUSIVE
     assert c_parallel(cores_n=1) == claims.NOT_MEASURED
 
@@ -437,16 +430,20 @@ def test_verdict_responsiveness_flips_with_the_figures():
     assert responsive(idle=40.0).kind == claims.INCONCLUSIVE
 
 
-def io_threads(x):
-    return latency.verdict_io(
-        {"max_threads_n": 16, "threads_16_x": x, "threads_16_per_s": x * 400, "threads_1_per_s": 400}
-    )
+def io_threads(x, most=16, x_most=None):
+    f = {"max_threads_n": most, "threads_16_x": x, "threads_16_per_s": x * 400, "threads_1_per_s": 400}
+    if most != 16:
+        f[f"threads_{most}_x"] = x if x_most is None else x_most
+    return latency.verdict_io(f)
 
 
 def test_verdict_io_flips_with_the_figures():
     assert io_threads(14.0).kind == claims.HOLDS
     assert io_threads(1.0).kind == claims.FAILS
     assert io_threads(4.0).kind == claims.INCONCLUSIVE
+    # Judged at 16 threads; 64 are reported beside, where Python per request fills a core.
+    v = io_threads(14.0, most=64, x_most=26.0)
+    assert v.kind == claims.HOLDS and "64 threads 26x" in v.why
 
 
 def test_verdict_dask_flips_with_the_figures():

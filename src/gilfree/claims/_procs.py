@@ -84,3 +84,22 @@ def no_leftovers() -> Iterator[None]:
                 child.kill()
                 child.wait(5)
         stop_helpers(forkserver=not had_forkserver, tracker=not had_tracker)
+
+
+def free_core_share(n: int, seconds: float = 0.2) -> float:
+    """The share of ``n`` cores that ``n`` spinning processes got over ``seconds``.
+
+    About 1 on a machine with ``n`` idle cores; lower when other programs compete for them.
+    Processes, not threads: no GIL is involved, so this is the control for any speed-up
+    measured in threads. Call it with no other threads running (it forks).
+    """
+    from gilfree.claims import _workers
+
+    with no_leftovers():
+        pool = mp.get_context(default_method()).Pool(n)
+        try:
+            cpu = pool.map(_workers.cpu_during, [seconds] * n, chunksize=1)
+        finally:
+            pool.terminate()
+            pool.join()
+    return min(1.0, sum(cpu) / (seconds * n))

@@ -124,3 +124,10 @@ def echo_client(addr: tuple[str, int], requests: int, budget_s: float, gap_s: fl
         conn.send(exc)
     finally:
         conn.close()
+
+
+def cpu_during(seconds: float) -> float:
+    """Spin for ``seconds`` of wall time; return the CPU seconds this process got meanwhile."""
+    c0 = time.process_time()
+    spin_for(seconds)
+    return time.process_time() - c0
