@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -81,10 +83,15 @@ def _ballast(nbytes: int) -> Iterator[np.ndarray]:
 
 def measure_start_cost(quick: bool) -> Figures:
     """Start-and-join of a thread, and of a process per start method, light parent and heavy."""
-    reps = {"thread": 50, "fork": 8, "forkserver": 5, "spawn": 3} if quick else {
+    reps = {"thread": 50, "fork": 8, "forkserver": 4, "spawn": 3} if quick else {
         "thread": 200, "fork": 20, "forkserver": 10, "spawn": 6}  # fmt: skip
     heavy = (256 if quick else 1024) * MB
-    f: Figures = {"parent_heavy_mb": heavy / MB}
+    main = sys.modules.get("__main__")
+    # spawn and forkserver children run the parent's main module again (its imports included).
+    f: Figures = {
+        "parent_heavy_mb": heavy / MB,
+        "main_module": os.path.basename(getattr(main, "__file__", "") or "-"),
+    }
     with no_leftovers():
         for load in ("light", "heavy"):
             with contextlib.ExitStack() as stack:
@@ -92,6 +99,8 @@ def measure_start_cost(quick: bool) -> Figures:
                     stack.enter_context(_ballast(heavy))
                 f[f"thread_{load}_ms"] = _median_ms(reps["thread"], _thread_start_join)
                 for method in available_methods():
+                    if quick and load == "heavy" and method != "fork":
+                        continue  # only fork copies the parent; the full run shows the others
                     ctx = mp.get_context(method)
                     if method == "forkserver" and load == "light":
                         # The first start also starts the fork server: counted apart.
