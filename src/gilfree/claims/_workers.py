@@ -3,11 +3,8 @@ find them by name. Each one talks to its parent over a pipe and returns when tol
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
-
-_UNTRACKED: dict[str, Any] = {"track": False} if sys.version_info >= (3, 13) else {}
 
 
 def idle(conn: Any) -> None:
@@ -66,26 +63,20 @@ def receive_pickled(conn: Any) -> None:
 
 
 def receive_shared(conn: Any) -> None:
-    """Receive (name, length) of a shared-memory float64 array; attach a NumPy view, no copy."""
-    from multiprocessing import shared_memory
-
-    import numpy as np
+    """Receive a ShmRef (gilfree's shared-memory transport); attach a NumPy view, no copy."""
+    from gilfree.runners import _shm
 
     while True:
-        msg = conn.recv()
-        if msg is None:
+        ref = conn.recv()
+        if ref is None:
             break
-        name, n = msg
-        # The parent owns the segment. Python >= 3.13 can attach without tracking it; before
-        # that the child registers it again with the resource tracker it shares with the
-        # parent (started before the fork), which is harmless: the parent's unlink unregisters.
-        shm = shared_memory.SharedMemory(name=name, **_UNTRACKED)
+        attachments = _shm.Attachments()
         try:
-            view = np.ndarray((n,), dtype=np.float64, buffer=shm.buf)
-            last = float(view[-1]) if n else 0.0
-            del view  # the buffer cannot close while a view exports it
+            view = attachments.get(ref)
+            last = float(view[-1]) if view.size else 0.0
+            del view
         finally:
-            shm.close()
+            attachments.release()
         conn.send(last)
     conn.close()
 

@@ -11,7 +11,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from gilfree.claims._core import (
     fmt_ms,
 )
 from gilfree.claims._procs import default_method, no_leftovers
+from gilfree.runners import _shm
 
 MB = 1 << 20
 #: Moving data "has more overhead" when it takes at least this many times as long as handing a
@@ -67,19 +67,16 @@ def _by_pickle(w: _Worker, a: np.ndarray) -> float:
 
 
 def _by_shared_memory(w: _Worker, a: np.ndarray) -> float:
-    # TODO(lead): switch to gilfree.runners._shm once processes lands
+    """gilfree's own transport: the processes runner's Placement (one copy into a segment),
+    the worker attaching a view through Attachments, the segment unlinked at the end."""
     t0 = time.perf_counter()
-    shm = shared_memory.SharedMemory(create=True, size=max(a.nbytes, 1))
+    placement = _shm.Placement([(a,)])
     try:
-        view = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf)
-        view[:] = a  # the one copy
-        del view
-        w.conn.send((shm.name, a.size))
+        w.conn.send(placement.specs[0][0])
         w.conn.recv()
         return time.perf_counter() - t0
     finally:
-        shm.close()
-        shm.unlink()
+        placement.close()
 
 
 def _by_thread(inbox: queue.SimpleQueue, outbox: queue.SimpleQueue, a: np.ndarray) -> float:
