@@ -54,6 +54,7 @@ def pytest_sessionfinish(session, exitstatus):
         for line in lines:
             (reporter.write_line if reporter else print)(line)
 
+
 # -- free-threaded Python --------------------------------------------------------------------
 #
 # The suite runs on GIL builds and on free-threaded ones (3.13t), and on the free-threaded

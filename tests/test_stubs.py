@@ -37,7 +37,7 @@ def test_py_typed_marker():
 
 def test_stubtest(tmp_path):
     """Every stub agrees with its compiled module; only Cython artefacts are allowlisted."""
-    pytest.importorskip("mypy.stubtest", reason="mypy is not installed (it is in the 'test' extra)")
+    pytest.importorskip("mypy.stubtest", reason="mypy is not installed (it is in the 'typecheck' extra)")
     # cwd=tmp_path: stubtest writes a .mypy_cache into the working directory.
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "--allowlist", str(ALLOWLIST), *MODULES],

@@ -49,7 +49,7 @@ fi
 
 echo "== wheel check: install $(basename "$wheel") into a new virtual environment"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${wheel}[test]"
+"$work/venv/bin/python" -m pip install --quiet "${wheel}[test,typecheck]"
 
 echo "== wheel check: the test suite against the installed package (from $work/run)"
 mkdir "$work/run"

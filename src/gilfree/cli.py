@@ -97,9 +97,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, ImportError) as exc:
         raise UsageError(str(exc)) from None
 
-    show_progress = not to_stdout and not args.no_progress and sys.stderr.isatty()
-    with report.progress_bar(show_progress) as progress:
-        result = compare.run(plan, progress)
+    if args.python:
+        result = _compare_interpreters(args)
+    else:
+        show_progress = not to_stdout and not args.no_progress and sys.stderr.isatty()
+        with report.progress_bar(show_progress) as progress:
+            result = compare.run(plan, progress)
 
     if args.json is not None:
         report.write_output(args.json, report.to_json(result))
@@ -108,7 +111,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.plot is not None:
         report.write_output(args.plot, report.to_png(result))
     report.print_table(result, stderr=bool(to_stdout))
+    if args.python:
+        from gilfree.interpreters import slowdowns
+
+        out = sys.stderr if to_stdout else sys.stdout
+        for interp, kernel, variant, ratio in slowdowns(result):
+            first = result.settings["pythons"][0]
+            print(f"single thread, serial: {interp} / {first} = {ratio:.2f}x on {kernel} {variant}", file=out)
     return 0 if result.all_matched else 1
+
+
+def _compare_interpreters(args: argparse.Namespace):
+    """``--python PATH ...``: the matrix under each interpreter, in its own subprocess, merged."""
+    from gilfree import interpreters
+
+    def say(msg: str) -> None:
+        if not args.no_progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    try:
+        return interpreters.run_all(args.python, interpreters.forward_args(args), say)
+    except interpreters.InterpreterError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _add_compare_parser(sub) -> None:
@@ -146,6 +170,13 @@ def _add_compare_parser(sub) -> None:
         "--layouts",
         metavar="PxT,...",
         help="add dask cells in these processes x threads layouts, e.g. 1x2,2x1,2x2 (needs gilfree[dask])",
+    )
+    p.add_argument(
+        "--python",
+        action="append",
+        metavar="PATH",
+        help="run the matrix under this interpreter (it must have gilfree installed); give it "
+        "more than once, e.g. a GIL build and a free-threaded one, for one table of both",
     )
     add_scheduler_option(p)
     p.set_defaults(func=_cmd_compare)

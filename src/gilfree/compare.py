@@ -155,6 +155,7 @@ class CellResult:
     start_method: str | None = None
     transport: str | None = None
     error: str | None = None
+    interpreter: str | None = None  # set by ``compare --python`` (gilfree.interpreters)
 
     @property
     def cell(self) -> Cell:

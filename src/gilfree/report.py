@@ -150,9 +150,21 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+#: Shown first when the cells come from several interpreters (``compare --python``).
+PYTHON_COLUMN = Column("python", "python", lambda c: c.interpreter)
+
+
+def columns(comparison: Comparison) -> tuple[Column, ...]:
+    """The table's (and the CSV's) columns: ``python`` first when interpreters are compared."""
+    if any(c.interpreter for c in comparison.cells):
+        return (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
+    return COLUMNS
+
+
 def rows(comparison: Comparison) -> list[dict[str, Any]]:
     """One dict per cell, keyed by column: the raw values the table formats and the CSV writes."""
-    return [{col.key: col.get(c) for col in COLUMNS} for c in comparison.cells]
+    cols = columns(comparison)
+    return [{col.key: col.get(c) for col in cols} for c in comparison.cells]
 
 
 # -- table ---------------------------------------------------------------------------------------
@@ -177,20 +189,25 @@ def table(comparison: Comparison):
     from rich.text import Text
 
     m = comparison.machine
-    title = (
-        f"gilfree compare: {m.get('cores')} cores, Python {m.get('python')} ({m.get('build')} build"
-        f"{', GIL on' if m.get('gil_enabled') else ', GIL off'}), "
-        f"median of {comparison.settings.get('repeat')} runs"
-    )
+    if "interpreters" in m:
+        runs_on = "Pythons " + ", ".join(comparison.settings.get("pythons", []))
+    else:
+        runs_on = (
+            f"Python {m.get('python')} ({m.get('build')} build"
+            f"{', GIL on' if m.get('gil_enabled') else ', GIL off'})"
+        )
+    repeat = comparison.settings.get("repeat")
+    title = f"gilfree compare: {m.get('cores')} cores, {runs_on}, median of {repeat} runs"
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for col in COLUMNS:
+    cols = columns(comparison)
+    for col in cols:
         t.add_column(col.header, justify="right" if col.numeric else "left", no_wrap=True)
     cells = comparison.cells
     for i, (cell, row) in enumerate(zip(cells, rows(comparison), strict=True)):
         first_of_kernel = i == 0 or cells[i - 1].kernel != cell.kernel
         last_of_kernel = i + 1 < len(cells) and cells[i + 1].kernel != cell.kernel
         texts = []
-        for col in COLUMNS:
+        for col in cols:
             text = col.fmt(row[col.key])
             if col.key == "kernel" and not first_of_kernel:
                 text = ""
@@ -296,9 +313,10 @@ def to_csv(comparison: Comparison) -> str:
     """The table's columns as CSV: raw numbers (ms where the header says so), empty for none."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([col.key for col in COLUMNS])
+    cols = columns(comparison)
+    writer.writerow([col.key for col in cols])
     for row in rows(comparison):
-        writer.writerow(["" if row[c.key] is None else row[c.key] for c in COLUMNS])
+        writer.writerow(["" if row[c.key] is None else row[c.key] for c in cols])
     return buf.getvalue()
 
 
@@ -319,6 +337,7 @@ def require_matplotlib() -> Any:
 
 #: Colour by variant and line style by runner, the same in every panel.
 _VARIANT_COLOURS = {"python": "C0", "gil": "C3", "nogil": "C2", "openmp": "C4"}
+_INTERPRETER_MARKERS = ("o", "s", "^", "D")
 _RUNNER_STYLES = {"serial": "-.", "threads": "-", "processes": "--", "dask": ":", "interpreters": (0, (5, 1))}
 
 
@@ -337,24 +356,27 @@ def figure(comparison: Comparison):
     all_workers = sorted({c.workers for c in comparison.cells})
     lo, hi = all_workers[0], all_workers[-1]
     handles: dict[str, Any] = {}
+    interps = list(dict.fromkeys(c.interpreter or "" for c in comparison.cells))
     for ax, kname in zip(flat, kernels, strict=False):
         (ideal,) = ax.plot([lo, hi], [lo, hi], color="0.6", linestyle=":", linewidth=1)
         handles.setdefault("ideal", ideal)
-        lines: dict[tuple[str, str], list[CellResult]] = {}
+        lines: dict[tuple[str, str, str], list[CellResult]] = {}
         for c in comparison.cells:
             if c.kernel != kname or c.speedup is None:
                 continue
             if c.runner == "serial" and c.variant != "openmp":
                 continue
-            lines.setdefault((c.variant, c.runner), []).append(c)
-        for (variant, runner), pts in lines.items():
+            lines.setdefault((c.interpreter or "", c.variant, c.runner), []).append(c)
+        for (interp, variant, runner), pts in lines.items():
             pts.sort(key=lambda c: c.workers)
             name = f"{variant} ({pts[0].size})" if variant == "python" else variant
             label = name if variant == "openmp" else f"{name} + {runner}"
+            if interp:
+                label = f"{interp}: {label}"
             (line,) = ax.plot(
                 [c.workers for c in pts],
                 [c.speedup for c in pts],
-                marker="o",
+                marker=_INTERPRETER_MARKERS[interps.index(interp) % len(_INTERPRETER_MARKERS)],
                 color=_VARIANT_COLOURS.get(variant),
                 linestyle=_RUNNER_STYLES.get(runner, "-"),
                 label=label,
