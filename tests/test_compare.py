@@ -25,7 +25,7 @@ from gilfree.runners.serial import SerialRunner
 CELL_KEYS = (
     "kernel", "variant", "runner", "workers", "size", "matched", "wall_s", "cpu_s", "wall_runs_s",
     "cpu_runs_s", "startup_s", "speedup", "efficiency", "gil", "n_chunks", "schedule",
-    "serial_fallback", "start_method", "transport", "error",
+    "serial_fallback", "start_method", "transport", "error", "interpreter",
 )  # fmt: skip
 GIL_KEYS = (
     "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
@@ -45,7 +45,7 @@ def expected_default_cells() -> set[tuple[str, str, str, int, str]]:
     cells = set()
     for k in REGISTRY:
         for v in variants:
-            size = "tiny"  # python is always tiny; the others are tiny here because --size tiny
+            size = "tiny"  # --size tiny, and python runs at small or the requested size if smaller
             cells.add((k, v, "serial", 1, size))
             if v == "openmp":
                 cells.update((k, v, "serial", w, size) for w in workers)

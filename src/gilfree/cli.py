@@ -145,7 +145,7 @@ def _add_compare_parser(sub) -> None:
             "Run each kernel through each variant and runner at each worker count; print the "
             "median wall and CPU time, the speed-up over the same variant run serially, the "
             "parallel efficiency, how the GIL was held, and whether every run matched the "
-            "reference. With no options: every kernel; python (at size tiny), gil, nogil and "
+            "reference. With no options: every kernel; python (at size small), gil, nogil and "
             f"openmp; runners {', '.join(DEFAULT_RUNNERS)}; workers 1 and all cores."
         ),
     )

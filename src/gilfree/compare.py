@@ -21,8 +21,9 @@ How a cell is measured (``gilfree compare`` prints the result; ``report`` render
 * **matched** is true only if every run of the cell (warm-up, timed, heartbeat) matched the
   kernel's reference.
 
-The default matrix (no arguments): every kernel; variants ``python`` (always at the ``tiny``
-size, ``PYTHON_SIZE``), ``gil``, ``nogil`` and ``openmp`` (when built with OpenMP); runners
+The default matrix (no arguments): every kernel; variants ``python`` (at the ``small`` size,
+``PYTHON_SIZE``, or the requested size if smaller), ``gil``, ``nogil`` and ``openmp`` (when
+built with OpenMP); runners
 ``serial``, ``threads`` and ``processes``; workers 1 and all cores. ``serial`` runs only with
 one worker, except ``openmp``, which parallelises inside one call and is always run by the
 ``serial`` runner with workers = OpenMP threads. The ``serial``, one-worker cell of every
@@ -50,9 +51,18 @@ DEFAULT_RUNNERS = ("serial", "threads", "processes")
 #: Timed runs per cell (after one warm-up). Why 3: the median of 3 already ignores one
 #: outlier, and the default matrix must stay near a minute on 2 cores; 5 adds ~40%.
 DEFAULT_REPEAT = 3
-#: The ``python`` variant always runs at this size. Why: pure Python is 50-100x slower than the
-#: compiled loop, so at the default size its rows alone would take many minutes.
-PYTHON_SIZE = "tiny"
+#: The ``python`` variant runs at this size, or at the requested size if that is smaller. Why:
+#: pure Python is 50-100x slower than the compiled loop, so at the default size its rows alone
+#: would take many minutes; at ``tiny`` (0.1-7 ms a run) a process pool's dispatch would hide
+#: what the GIL does, so ``small`` (7-160 ms a run) is the size that shows it.
+PYTHON_SIZE = "small"
+
+
+def python_size(size: str) -> str:
+    """The size the ``python`` variant runs at when the others run at ``size``."""
+    return min(size, PYTHON_SIZE, key=SIZES.index)
+
+
 #: The heartbeat run is repeated until it has lasted this long. Why: at a 1 ms period, 0.1 s
 #: gives some 100 ticks free and 15 when pure Python makes each one wait a switch interval,
 #: enough for a p75; short cells cost at most a few seconds more in all.
@@ -122,7 +132,7 @@ class Plan:
             "runners": self.runners,
             "workers": self.workers,
             "size": self.size,
-            "python_size": PYTHON_SIZE,
+            "python_size": python_size(self.size),
             "repeat": self.repeat,
             "gil_window_s": GIL_WINDOW_S,
             "peers": self.peers,
@@ -274,7 +284,7 @@ def plan(
     cells: list[Cell] = []
     for k in ks:
         for v in vs:
-            vsize = PYTHON_SIZE if v == "python" else size
+            vsize = python_size(size) if v == "python" else size
             cells.append(Cell(k, v, "serial", 1, vsize))  # the baseline of every speed-up
             if v == "openmp":
                 cells.extend(Cell(k, v, "serial", w, vsize) for w in ws)
@@ -284,8 +294,8 @@ def plan(
                     cells.extend(Cell(k, v, r, w, vsize) for w in ws)
     if "openmp" in vs and any(r != "serial" for r in rs):
         notes.append("variant 'openmp' runs its own threads inside one call: runner serial only")
-    if "python" in vs and size != PYTHON_SIZE:
-        notes.append(f"variant 'python' runs at size {PYTHON_SIZE!r}, its speed-ups against itself")
+    if "python" in vs and python_size(size) != size:
+        notes.append(f"variant 'python' runs at size {python_size(size)!r}, its speed-ups against itself")
     if layouts is not None:
         lays = list(
             dict.fromkeys(
@@ -298,7 +308,7 @@ def plan(
         for k in ks:
             for v in vs:
                 if v != "openmp":
-                    vsize = PYTHON_SIZE if v == "python" else size
+                    vsize = python_size(size) if v == "python" else size
                     cells.append(Cell(k, v, "serial", 1, vsize))
                     cells.extend(Cell(k, v, f"dask-{p}x{t}", p * t, vsize) for p, t in lays)
         if "dask" not in rs:

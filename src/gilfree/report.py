@@ -17,7 +17,7 @@ One object; times in seconds, ``null`` where a figure does not exist (a failed c
         "compiler": "...", "openmp": true, "openmp_version": "..."
       },
       "settings": {"kernels": [...], "variants": [...], "runners": [...], "workers": [1, 2],
-                   "size": "default", "python_size": "tiny", "repeat": 3, "gil_window_s": 0.1},
+                   "size": "default", "python_size": "small", "repeat": 3, "gil_window_s": 0.1},
       "switch_interval_s": 0.005,    # sys.getswitchinterval() during the run
       "idle": {GIL-hold figures},    # the heartbeat with nothing running: the baseline
       "notes": ["..."],              # what was left out of the matrix, and why
@@ -41,7 +41,8 @@ One object; times in seconds, ``null`` where a figure does not exist (a failed c
                                        # interval; "gil" null: the cell failed
           "n_chunks": 2, "schedule": "static", "serial_fallback": false,
           "start_method": null, "transport": null,    # set by the processes runner
-          "error": null              # one line, when the cell failed
+          "error": null,             # one line, when the cell failed
+          "interpreter": null        # compare --python: the interpreter, e.g. "3.13.5t"
         }
       ]
     }
