@@ -40,29 +40,35 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
     """Compile on first use; returns {kernel: {"njit": f(*chunk), "parallel": f(*whole)}}."""
     from numba import njit, prange
 
-    @njit(nogil=True, cache=False)
+    @njit(nogil=True)
+    def _mandelbrot_row(out, x_min, dx, ci, max_iter, r):
+        """One row of escape counts into out[r]; the sum of the row."""
+        total = 0
+        for c in range(out.shape[1]):
+            cr = x_min + (c + 0.5) * dx
+            zr = 0.0
+            zi = 0.0
+            n = 0
+            while n < max_iter:
+                zr2 = zr * zr
+                zi2 = zi * zi
+                if zr2 + zi2 > 4.0:
+                    break
+                zi = 2.0 * zr * zi + ci
+                zr = zr2 - zi2 + cr
+                n += 1
+            out[r, c] = n
+            total += n
+        return total
+
+    @njit(nogil=True)
     def mandelbrot(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
         height, width = out.shape
         dx = (x_max - x_min) / width
         dy = (y_max - y_min) / height
         total = 0
         for r in range(start, stop):
-            ci = y_min + (r + 0.5) * dy
-            for c in range(width):
-                cr = x_min + (c + 0.5) * dx
-                zr = 0.0
-                zi = 0.0
-                n = 0
-                while n < max_iter:
-                    zr2 = zr * zr
-                    zi2 = zi * zi
-                    if zr2 + zi2 > 4.0:
-                        break
-                    zi = 2.0 * zr * zi + ci
-                    zr = zr2 - zi2 + cr
-                    n += 1
-                out[r, c] = n
-                total += n
+            total += _mandelbrot_row(out, x_min, dx, y_min + (r + 0.5) * dy, max_iter, r)
         return total
 
     @njit(nogil=True, parallel=True)
@@ -72,24 +78,7 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
         dy = (y_max - y_min) / height
         total = 0
         for r in prange(start, stop):
-            ci = y_min + (r + 0.5) * dy
-            row = 0
-            for c in range(width):
-                cr = x_min + (c + 0.5) * dx
-                zr = 0.0
-                zi = 0.0
-                n = 0
-                while n < max_iter:
-                    zr2 = zr * zr
-                    zi2 = zi * zi
-                    if zr2 + zi2 > 4.0:
-                        break
-                    zi = 2.0 * zr * zi + ci
-                    zr = zr2 - zi2 + cr
-                    n += 1
-                out[r, c] = n
-                row += n
-            total += row
+            total += _mandelbrot_row(out, x_min, dx, y_min + (r + 0.5) * dy, max_iter, r)
         return total
 
     @njit(nogil=True)
@@ -125,31 +114,29 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
         return s
 
     @njit(nogil=True)
+    def _pairwise_row(points, i):
+        """Sum of |p_i - p_j| for j > i."""
+        xi, yi, zi = points[i, 0], points[i, 1], points[i, 2]
+        total = 0.0
+        for j in range(i + 1, points.shape[0]):
+            dx = points[j, 0] - xi
+            dy = points[j, 1] - yi
+            dz = points[j, 2] - zi
+            total += math.sqrt(dx * dx + dy * dy + dz * dz)
+        return total
+
+    @njit(nogil=True)
     def pairwise(points, start, stop):
-        n = points.shape[0]
         total = 0.0
         for i in range(start, stop):
-            xi, yi, zi = points[i, 0], points[i, 1], points[i, 2]
-            for j in range(i + 1, n):
-                dx = points[j, 0] - xi
-                dy = points[j, 1] - yi
-                dz = points[j, 2] - zi
-                total += math.sqrt(dx * dx + dy * dy + dz * dz)
+            total += _pairwise_row(points, i)
         return total
 
     @njit(nogil=True, parallel=True)
     def pairwise_par(points, start, stop):
-        n = points.shape[0]
         total = 0.0
         for i in prange(start, stop):
-            xi, yi, zi = points[i, 0], points[i, 1], points[i, 2]
-            row = 0.0
-            for j in range(i + 1, n):
-                dx = points[j, 0] - xi
-                dy = points[j, 1] - yi
-                dz = points[j, 2] - zi
-                row += math.sqrt(dx * dx + dy * dy + dz * dz)
-            total += row
+            total += _pairwise_row(points, i)
         return total
 
     @njit(nogil=True)
