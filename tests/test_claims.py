@@ -31,6 +31,10 @@ from gilfree.info import cores
 
 from .conftest import gil_enabled
 
+pytestmark = pytest.mark.thread_unsafe(
+    reason="measures with processes, sockets and sys.setswitchinterval (process-wide state)"
+)
+
 SHM_DIR = "/dev/shm"
 #: dask.distributed's process-wide executors: created once on first use, then reused by every
 #: client in the process (module- and class-level singletons), so not a per-run leftover.

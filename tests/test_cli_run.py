@@ -10,7 +10,10 @@ import pytest
 
 from gilfree.cli import main
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.thread_unsafe(reason="runs pools from the CLI and sends SIGINT to subprocesses"),
+]
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ from gilfree.kernels import REGISTRY, build_info
 from gilfree.runners import registry
 from gilfree.runners.serial import SerialRunner
 
+pytestmark = pytest.mark.thread_unsafe(reason="runs process pools and a heartbeat, and times runs")
+
 CELL_KEYS = (
     "kernel", "variant", "runner", "workers", "size", "matched", "wall_s", "cpu_s", "wall_runs_s",
     "cpu_runs_s", "startup_s", "speedup", "efficiency", "gil", "n_chunks", "schedule",

@@ -31,7 +31,7 @@ from gilfree.kernels import mandelbrot, primes, sum_squares  # noqa: E402
 from gilfree.runners import make_runner  # noqa: E402
 from gilfree.runners.dask import SCHEDULER_ENV, DaskRunner, _run_chunk, _same_bytes  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.thread_unsafe(reason="starts Dask clusters and counts processes")]
 
 #: Python's multiprocessing helper: one per interpreter, started by the first spawned process
 #: and gone when this interpreter exits. It is not a scheduler, worker or nanny.

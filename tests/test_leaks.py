@@ -26,7 +26,10 @@ from gilfree.runners._shm import segment_prefix
 
 from .test_runner_faults import faulty
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.thread_unsafe(reason="counts the process's children, threads and /dev/shm entries"),
+]
 
 SHM = Path("/dev/shm")
 ENDLESS = primes.build(None, lo=0, hi=10**10)

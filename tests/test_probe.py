@@ -24,6 +24,8 @@ from gilfree.probe import HOLDS, HOLDS_IN_SLICES, RELEASES, GilHold, verdict
 
 from .conftest import gil_enabled
 
+pytestmark = pytest.mark.thread_unsafe(reason="a heartbeat thread times its own lateness")
+
 IDLE = GilHold(
     ticks=95, duration_s=0.1, p50_ms=0.08, p99_ms=0.2, max_ms=0.3, blocked_fraction=0.0, p75_ms=0.09
 )

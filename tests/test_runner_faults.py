@@ -20,7 +20,10 @@ import gilfree
 from gilfree.kernels import Cancelled, CancelToken, primes
 from gilfree.runners import WorkerCrashed, make_runner
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.thread_unsafe(reason="kills worker processes and sends signals"),
+]
 
 #: Far more work than any test waits for: only a timeout, a kill or a cancel ends it.
 ENDLESS = primes.build(None, lo=0, hi=10**10)

@@ -20,7 +20,10 @@ from gilfree.runners import WorkerCrashed, make_runner
 from gilfree.runners._base import DYNAMIC_CHUNKS_PER_WORKER
 from gilfree.runners._shm import Placement, apply_diff, diff, segment_prefix
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.thread_unsafe(reason="starts process pools and shares inputs through a module cache"),
+]
 
 RUNNERS = ["serial", "threads", "processes"]
 _INPUTS: dict[str, gilfree.kernels.Inputs] = {}
