@@ -99,13 +99,7 @@ def echo_client(addr: tuple[str, int], requests: int, budget_s: float, gap_s: fl
             end = time.perf_counter() + budget_s
             for _ in range(requests):
                 t0 = time.perf_counter()
-                c.sendall(msg)
-                got = 0
-                while got < len(msg):
-                    chunk = c.recv(64)
-                    if not chunk:
-                        raise ConnectionError("the echo server closed the connection")
-                    got += len(chunk)
+                echo_once(c, msg)
                 rtts.append(time.perf_counter() - t0)
                 if t0 > end:
                     break
@@ -115,6 +109,17 @@ def echo_client(addr: tuple[str, int], requests: int, budget_s: float, gap_s: fl
         conn.send(exc)
     finally:
         conn.close()
+
+
+def echo_once(sock: Any, msg: bytes) -> None:
+    """Send ``msg`` and read until as many bytes came back: one echo round trip."""
+    sock.sendall(msg)
+    got = 0
+    while got < len(msg):
+        chunk = sock.recv(len(msg))
+        if not chunk:
+            raise ConnectionError("the echo server closed the connection")
+        got += len(chunk)
 
 
 def cpu_during(seconds: float) -> float:

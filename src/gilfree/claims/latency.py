@@ -281,13 +281,7 @@ def _client(addr: tuple[str, int], requests: int, errors: list[BaseException]) -
         with socket.create_connection(addr, timeout=10) as c:
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for _ in range(requests):
-                c.sendall(msg)
-                got = 0
-                while got < len(msg):
-                    chunk = c.recv(64)
-                    if not chunk:
-                        raise ConnectionError("the server closed the connection")
-                    got += len(chunk)
+                _workers.echo_once(c, msg)
     except BaseException as exc:
         errors.append(exc)
 

@@ -11,7 +11,6 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import pairwise
 from types import ModuleType
 from typing import Any, ClassVar
@@ -86,11 +85,9 @@ class Kernel:
     """One compiled core, exposed as variants, with the rules for chunking it."""
 
     name: str = ""
-    summary: str = ""
-    character: str = ""
-    combine_rule: str = "sum"
     sizes: ClassVar[dict[str, dict[str, Any]]] = {}
-    rtol: float = 0.0  # 0: exact
+    #: relative tolerance for float results against the reference (integers must match exactly)
+    rtol: float = 1e-12
     #: Rough serial cost of one unit in nanoseconds for the compiled loop, and how many times
     #: slower the pure-Python loop is. Measured on the 2-core development machine; only the
     #: order of magnitude matters (runners use it to decide whether work is worth dispatching).
@@ -209,9 +206,5 @@ class Kernel:
         if isinstance(expected, np.ndarray):
             return bool(np.array_equal(np.asarray(value), expected))
         if isinstance(expected, float):
-            return math.isclose(value, expected, rel_tol=self.rtol or 1e-12, abs_tol=1e-300)
+            return math.isclose(value, expected, rel_tol=self.rtol, abs_tol=1e-300)
         return bool(value == expected)
-
-    @cached_property
-    def doc(self) -> str:
-        return f"{self.name}: {self.summary} ({self.character})"

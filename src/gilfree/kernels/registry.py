@@ -30,10 +30,9 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 
 
 class Mandelbrot(Kernel):
+    """Escape counts over a W x H grid: compute-bound, rows of uneven cost, written in place."""
+
     name = "mandelbrot"
-    summary = "escape counts over a W x H grid"
-    character = "compute-bound, rows of uneven cost"
-    combine_rule = "output array written in place; the value is the sum of all counts"
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"width": 64, "height": 48, "max_iter": 64},
         "small": {"width": 240, "height": 180, "max_iter": 128},
@@ -81,9 +80,9 @@ class Mandelbrot(Kernel):
 
 
 class Integrate(Kernel):
+    """Midpoint rule for the integral of 4/(1+x^2) on [0, 1] with n steps (= pi): compute-bound, uniform."""
+
     name = "integrate"
-    summary = "midpoint rule for the integral of 4/(1+x^2) on [0, 1] with n steps (= pi)"
-    character = "compute-bound, uniform"
     ns_per_unit = 1.35
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 50_000},
@@ -100,9 +99,9 @@ class Integrate(Kernel):
 
 
 class SumSquares(Kernel):
+    """Sum of x_i^2 over a float64 array: memory-bound."""
+
     name = "sum_squares"
-    summary = "sum of x_i^2 over a float64 array"
-    character = "memory-bound"
     ns_per_unit = 0.4
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 2_000},
@@ -119,9 +118,9 @@ class SumSquares(Kernel):
 
 
 class Pairwise(Kernel):
+    """Sum of Euclidean distances over all pairs of n points in 3-D: O(n^2), triangular rows."""
+
     name = "pairwise"
-    summary = "sum of Euclidean distances over all pairs of n points in 3-D"
-    character = "O(n^2), shared read-only input"
     ns_per_unit = 2.5  # per pair
 
     def work_units(self, inputs: Inputs) -> float:
@@ -150,9 +149,9 @@ class Pairwise(Kernel):
 
 
 class Primes(Kernel):
+    """Count of primes in [lo, hi): integer work whose cost grows with the range."""
+
     name = "primes"
-    summary = "count of primes in [lo, hi)"
-    character = "integer, cost grows with the range"
     ns_per_unit = 1.8  # per unit of the cost hint below
 
     def work_units(self, inputs: Inputs) -> float:
@@ -181,10 +180,9 @@ class Primes(Kernel):
 
 
 class Histogram(Kernel):
+    """Counts of float64 values in B equal bins over [lo, hi): private per-chunk histograms, added."""
+
     name = "histogram"
-    summary = "counts of float64 values in B equal bins over [lo, hi)"
-    character = "scattered writes"
-    combine_rule = "add the private per-chunk histograms"
     ns_per_unit = 1.0
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 2_000, "bins": 64},
