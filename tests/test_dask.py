@@ -29,7 +29,14 @@ distributed = pytest.importorskip(
 import gilfree  # noqa: E402
 from gilfree.kernels import mandelbrot, primes, sum_squares  # noqa: E402
 from gilfree.runners import make_runner  # noqa: E402
-from gilfree.runners.dask import SCHEDULER_ENV, DaskRunner, _run_chunk, _same_bytes  # noqa: E402
+from gilfree.runners.dask import (  # noqa: E402
+    SCHEDULER_ENV,
+    DaskRunner,
+    _Output,
+    _outputs,
+    _run_chunk,
+    _same_bytes,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.thread_unsafe(reason="starts Dask clusters and counts processes")]
 
@@ -237,6 +244,34 @@ def test_timeout_cancels_the_running_chunks(local_runner):
     assert time.perf_counter() - t0 < 5
 
 
+def test_outputs_are_made_on_the_worker_and_only_their_rows_come_back(local_runner):
+    inputs = mandelbrot.make_inputs("small")
+    image = inputs.args[0]
+    chunks = mandelbrot.split(inputs, 4)[1:3]  # the middle rows only
+    lo, hi = chunks[0][-2], chunks[-1][-1]
+    outcomes = local_runner.map(mandelbrot.nogil, chunks, outputs=mandelbrot.outputs)
+    mandelbrot.reference(inputs)
+    expected = inputs.cache["image"]
+    assert np.array_equal(image[lo:hi], expected[lo:hi])
+    assert (image[:lo] == -1).all() and (image[hi:] == -1).all(), "rows of no chunk are left alone"
+    assert sum(o.value for o in outcomes) == int(expected[lo:hi].sum())
+
+
+def test_a_run_leaves_only_its_own_results_on_the_cluster(local_runner):
+    """Results are released by the next run (not at once, see DaskRunner.map), so runs do not pile up."""
+
+    def keys(dask_scheduler):
+        return sorted(str(k) for k in dask_scheduler.tasks)
+
+    for _ in range(3):
+        result = local_runner.run("sum_squares", "nogil", size="tiny")
+    scattered = lambda: [k for k in local_runner.client.run_on_scheduler(keys) if "gilfree-chunk" not in k]  # noqa: E731
+    left = _settle(scattered)
+    assert not left, f"scattered inputs outlived their run: {left}"
+    chunk_keys = local_runner.client.run_on_scheduler(keys)
+    assert len(chunk_keys) == result.n_chunks, chunk_keys
+
+
 def _scratch_folders() -> set[str]:
     tmp = tempfile.gettempdir()
     return {n for n in os.listdir(tmp) if n.startswith(("gilfree-dask-", "dask-scratch-space"))}
@@ -354,6 +389,29 @@ def test_worker_function_sends_back_only_rows_it_wrote():
     out, x0, x1, y0, y1, _max_iter, start, stop = chunk
     with pytest.raises(ValueError, match="max_iter"):
         _run_chunk(mandelbrot.nogil, "run-c", (0,), out, x0, x1, y0, y1, -1, start, stop)
+
+
+def test_worker_function_makes_outputs_fresh():
+    inputs = mandelbrot.make_inputs("tiny")
+    out, *rest = mandelbrot.split(inputs, 3)[1]
+    start, stop = rest[-2], rest[-1]
+    outcome, written = _run_chunk(mandelbrot.nogil, "run-d", (), _Output(out.shape, out.dtype.str), *rest)
+    mandelbrot.reference(inputs)
+    assert list(written) == [0] and np.array_equal(written[0], inputs.cache["image"][start:stop])
+    assert outcome.value == int(written[0].sum())
+    assert (out == -1).all(), "the caller's array is not the one written"
+
+
+def test_outputs_are_only_arrays_that_no_other_argument_reads():
+    image = np.zeros((6, 4))
+    assert _outputs([(image, 1.0, 0, 3), (image, 1.0, 3, 6)], (0,)) == {0}
+    assert _outputs([(image, image, 0, 3)], (0,)) == set(), "also passed at a position that is read"
+    image.flags.writeable = False
+    assert _outputs([(image, 1.0, 0, 3)], (0,)) == set(), "read-only: not an output"
+    assert _outputs([(np.zeros((6, 4)), 1.0, 0, 9)], (0,)) == set(), "the chunk's rows are not there"
+    assert _outputs([(1.0, np.zeros(3), 0, 3)], (0,)) == set(), "not an array"
+    with pytest.raises(TypeError, match="outputs must hold argument positions"):
+        _outputs([(image, 1.0, 0, 3)], ("0",))
 
 
 def test_same_bytes_treats_nan_as_equal():

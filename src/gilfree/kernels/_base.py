@@ -93,6 +93,10 @@ class Kernel:
     #: order of magnitude matters (runners use it to decide whether work is worth dispatching).
     ns_per_unit: float = 1.0
     python_slowdown: float = 50.0
+    #: Positions in ``Inputs.args`` of arrays the kernel only writes: each chunk writes every
+    #: one of its rows ``[start, stop)`` and reads none. A runner that moves data to other
+    #: machines may then hand a chunk fresh memory instead of the array's contents.
+    outputs: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, module: ModuleType, python: Callable[..., Any]) -> None:
         self._module = module

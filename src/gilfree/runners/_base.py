@@ -208,12 +208,15 @@ class Runner(abc.ABC):
         *,
         timeout: float | None = None,
         cancel: Any = None,
+        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         """``func(*chunk, cancel=cancel)`` for every chunk, outcomes in chunk order.
 
         An exception in a chunk is raised here with the chunk's index noted on it; the
         other chunks are cancelled. Past ``timeout`` seconds the work is stopped and
-        ``TimeoutError`` is raised.
+        ``TimeoutError`` is raised. ``outputs`` (a kernel's ``outputs``) names argument
+        positions that chunks only write, row by row, and never read: a runner that copies
+        data to other machines may skip sending them; runners that share memory ignore it.
         """
 
     def n_chunks(self) -> int:
@@ -269,7 +272,7 @@ class Runner(abc.ABC):
         if chunks is None:
             chunks = kernel.split(inputs, self.n_chunks())
         w0, c0 = time.perf_counter(), time.process_time()
-        outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken())
+        outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken(), outputs=kernel.outputs)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         if not self.uses_threads:
             cpu = sum(o.cpu_s for o in outcomes)  # the CPU was spent in other processes

@@ -19,17 +19,20 @@ Two modes:
   stays up. ``workers`` becomes the cluster's total of threads once connected (a ``workers=``
   given here does not limit it: the cluster's `dask worker --nthreads` does).
 
-How data moves, once per run (one ``map`` call): every distinct ``numpy.ndarray`` among the
-chunk arguments is scattered to all workers (``broadcast=True``, so a worker that dies does
-not take the only copy with it), then each chunk is one future (``pure=False``) whose array
-arguments are those scattered copies. A chunk writes its output in place, as mandelbrot
-writes its rows, into the worker's copy, so the caller's array would never see it. The worker
-first runs a chunk with the arrays that are writable in the caller passed read-only; a chunk
-that succeeds wrote nothing, and nothing travels back (every input array). A chunk that
-needs to write runs again with them writable, and the worker sends back the rows
-``[start, stop)`` (first axis) that changed, which ``map`` copies into the caller's array.
-The contract, the same one the thread runner relies on: a chunk writes only its own rows of
-an output, and chunks' rows do not overlap.
+How data moves, once per run: every distinct ``numpy.ndarray`` among the chunk arguments is
+scattered to all workers (``broadcast=True``, so a worker that dies does not take the only
+copy with it), then one ``Client.map`` makes a future per chunk (``pure=False``) whose array
+arguments are those scattered copies. Arrays at the ``outputs`` positions that ``map`` is
+given (a kernel's ``outputs``, such as mandelbrot's image) are not sent at all: a chunk only
+writes its rows of them, so the worker hands it an empty array of the same shape and sends
+those rows back. Any other array a chunk writes in place lands in the worker's copy, so the
+caller's array would never see it. The worker first runs a chunk with the arrays that are
+writable in the caller passed read-only; a chunk that succeeds wrote nothing, and nothing
+travels back (every input array). A chunk that needs to write runs again with them writable,
+and the worker sends back the rows ``[start, stop)`` (first axis) that changed. ``map``
+copies the rows that come back into the caller's arrays. The contract, the same one the
+thread runner relies on: a chunk writes only its own rows of an output, and chunks' rows do
+not overlap.
 
 Faults: a worker that dies mid-run makes Dask reschedule its chunks on the others (a chunk
 may lose ``distributed.scheduler.allowed-failures`` workers, 3 by default, before it fails
@@ -56,6 +59,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -145,12 +149,29 @@ def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Output:
+    """Stands for an output array (a kernel's ``outputs``) in a chunk sent to a worker.
+
+    Why: a chunk only writes its rows of such an array and reads none, so its contents need not
+    travel. The worker allocates an empty array of the same shape (pages that are never written
+    are never touched) and sends back the chunk's rows.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def allocate(self) -> np.ndarray:
+        return np.empty(self.shape, dtype=self.dtype)
+
+
 def _run_chunk(
     func: Callable[..., Any], run_id: str, watch: Sequence[int], *chunk: Any
 ) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
-    """One chunk on a worker thread: its outcome, and the rows it wrote of each watched array.
+    """One chunk on a worker thread: its outcome, and the rows it wrote of each output or watched array.
 
-    The watched arrays (writable in the caller) are first passed read-only. A chunk that runs
+    An output (an ``_Output`` argument) becomes a fresh array, and the chunk's rows of it
+    travel back. The watched arrays (writable in the caller) are first passed read-only. A chunk that runs
     so has provably written none of them (NumPy and Cython refuse writes to a read-only
     buffer), and nothing travels back: the case of every input array. Only a chunk that fails
     read-only, as an output such as mandelbrot's ``out`` makes it, runs again with them
@@ -161,6 +182,20 @@ def _run_chunk(
     token = _run_token(run_id)
     if token.cancelled:
         raise Cancelled("the run was stopped before this chunk began")
+    fresh = [pos for pos, a in enumerate(chunk) if isinstance(a, _Output)]
+    if fresh:
+        chunk = tuple(a.allocate() if isinstance(a, _Output) else a for a in chunk)
+    outcome, written = _run_watched(func, token, watch, chunk)
+    start, stop = chunk[-2], chunk[-1]
+    for pos in fresh:
+        written[pos] = chunk[pos][start:stop]
+    return outcome, written
+
+
+def _run_watched(
+    func: Callable[..., Any], token: CancelToken, watch: Sequence[int], chunk: Sequence[Any]
+) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
+    """``_run_chunk`` for the watched arrays: their rows that the chunk changed."""
     if not watch:
         return call_chunk(func, chunk, token), {}
     frozen = list(chunk)
@@ -187,22 +222,42 @@ def _run_chunk(
 # -- the caller's side ------------------------------------------------------------------------
 
 
-def _watched(chunk: Sequence[Any]) -> tuple[int, ...]:
-    """Positions of the arguments a chunk may write: writable arrays whose rows ``[start, stop)`` exist."""
+def _has_rows(chunk: Sequence[Any], a: Any) -> bool:
+    """Whether ``a`` is a writable array of which the chunk's rows ``[start, stop)`` exist."""
     if len(chunk) < 3:
-        return ()
+        return False
     start, stop = chunk[-2], chunk[-1]
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop)):
-        return ()
-    return tuple(
-        pos
-        for pos, a in enumerate(chunk[:-2])
-        if isinstance(a, np.ndarray)
+        return False
+    return (
+        isinstance(a, np.ndarray)
         and a.flags.writeable
         and a.ndim >= 1
         and not a.dtype.hasobject
         and 0 <= start <= stop <= a.shape[0]
     )
+
+
+def _watched(chunk: Sequence[Any], skip: Sequence[int] = ()) -> tuple[int, ...]:
+    """Positions of the arguments a chunk may write (but ``skip``): writable arrays with the chunk's rows."""
+    return tuple(pos for pos, a in enumerate(chunk[:-2]) if pos not in skip and _has_rows(chunk, a))
+
+
+def _outputs(chunks: Sequence[Sequence[Any]], outputs: Sequence[int]) -> frozenset[int]:
+    """The positions of ``outputs`` that may be sent as ``_Output``: in every chunk a writable
+    array with the chunk's rows, and not passed at any other position (it would be read there)."""
+    for pos in outputs:
+        if isinstance(pos, bool) or not isinstance(pos, int):
+            raise TypeError(f"outputs must hold argument positions (int), got {pos!r}")
+    wanted = set(outputs)
+    for chunk in chunks:
+        others = {id(a) for pos, a in enumerate(chunk) if pos not in wanted and isinstance(a, np.ndarray)}
+        wanted = {
+            pos
+            for pos in wanted
+            if pos < len(chunk) - 2 and _has_rows(chunk, chunk[pos]) and id(chunk[pos]) not in others
+        }
+    return frozenset(wanted)
 
 
 def _layout_text(nthreads: Sequence[int]) -> str:
@@ -321,6 +376,7 @@ class DaskRunner(Runner):
         self._scratch: str | None = None
         self._nthreads: dict[str, int] = {}
         self._worker_versions: list[str] = []
+        self._finished: list[Any] = []  # the last run's futures, released by the next run
 
     @property
     def mode(self) -> str:
@@ -432,6 +488,7 @@ class DaskRunner(Runner):
         """Close the client, and the cluster if this runner started it; safe after a failed start."""
         client, cluster, scratch = self._client, self._cluster, self._scratch
         self._client = self._cluster = self._scratch = None
+        self._finished = []
         self._nthreads, self._worker_versions = {}, []
         try:
             if client is not None:
@@ -473,6 +530,7 @@ class DaskRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
+        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         self.start()
         if not chunks:
@@ -485,10 +543,11 @@ class DaskRunner(Runner):
         scattered: list[Any] = []
         try:
             # Every distinct array once, to every worker (see the module docstring).
+            fresh = _outputs(chunks, outputs)
             arrays: dict[int, np.ndarray] = {}
             for chunk in chunks:
-                for a in chunk:
-                    if isinstance(a, np.ndarray):
+                for pos, a in enumerate(chunk):
+                    if isinstance(a, np.ndarray) and pos not in fresh:
                         arrays.setdefault(id(a), a)
             if arrays:
                 kw = {} if deadline is None else {"timeout": max(0.001, deadline - time.perf_counter())}
@@ -496,14 +555,10 @@ class DaskRunner(Runner):
                     list(arrays.values()), broadcast=True, hash=False, direct=self._direct, **kw
                 )
             remote = dict(zip(arrays, scattered, strict=True))
-            for i, chunk in enumerate(chunks):
-                args = [remote[id(a)] if isinstance(a, np.ndarray) else a for a in chunk]
-                f = client.submit(
-                    _run_chunk, func, run_id, _watched(chunk), *args,
-                    key=f"gilfree-chunk-{i}-{run_id}", pure=False,
-                )  # fmt: skip
+            futures = self._submit(func, run_id, chunks, remote, fresh)
+            self._release_finished()
+            for f in futures:
                 f.add_done_callback(done.put)
-                futures.append(f)
             index = {f.key: i for i, f in enumerate(futures)}
             for _ in futures:
                 f = self._next_done(done, deadline, timeout, cancel)
@@ -525,9 +580,53 @@ class DaskRunner(Runner):
                 for pos, rows in written.items():
                     chunk[pos][start:stop] = rows
             outcomes.append(outcome)
-        for f in futures:
-            f.release()
+        # Released with the next run's submission, not now: the client sends the scheduler
+        # at most one message per 10 ms (Dask's batching), so a release sent now would hold
+        # back a next run that starts within 10 ms. The worker keeps only the chunks' results.
+        self._finished = futures
         return outcomes
+
+    def _release_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        for f in finished:
+            f.release()
+
+    def _submit(
+        self,
+        func: Callable[..., Any],
+        run_id: str,
+        chunks: Sequence[Sequence[Any]],
+        remote: dict[int, Any],
+        fresh: frozenset[int],
+    ) -> list[Any]:
+        """One future per chunk, in as few ``Client.map`` calls as there are chunk lengths.
+
+        Arrays become their scattered copies, and those at the ``fresh`` positions ``_Output``s.
+
+        Why not one ``submit`` per chunk: each is its own message to the scheduler, and the
+        client sends at most one message per 10 ms (Dask's batching), so the second chunk of a
+        run started 5 to 10 ms after the first. One ``map`` is one message.
+        """
+        by_len: dict[int, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            by_len.setdefault(len(chunk), []).append(i)
+        futures: list[Any] = [None] * len(chunks)
+        for n, idx in by_len.items():
+            columns = [[self._remote(chunks[i][j], j in fresh, remote) for i in idx] for j in range(n)]
+            watch = [_watched(chunks[i], fresh) for i in idx]
+            made = self.client.map(
+                _run_chunk, [func] * len(idx), [run_id] * len(idx), watch, *columns,
+                key=[f"gilfree-chunk-{i}-{run_id}" for i in idx], pure=False,
+            )  # fmt: skip
+            for i, f in zip(idx, made, strict=True):
+                futures[i] = f
+        return futures
+
+    @staticmethod
+    def _remote(a: Any, fresh: bool, remote: dict[int, Any]) -> Any:
+        if not isinstance(a, np.ndarray):
+            return a
+        return _Output(a.shape, a.dtype.str) if fresh else remote[id(a)]
 
     @staticmethod
     def _next_done(done: SimpleQueue, deadline: float | None, timeout: float | None, cancel: Any) -> Any:
