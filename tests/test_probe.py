@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
+import sys
+import threading
 import time
 import zlib
 from dataclasses import replace
@@ -98,6 +102,39 @@ def test_heartbeat_reports_the_wait_for_a_core_where_the_os_does():
         pytest.skip("this OS does not report a thread's wait for a core")
     assert 0.0 <= h.cpu_wait_fraction <= 1.0
     assert 0.0 <= h.gil_p75_ms <= h.p75_ms + 1e-9 and 0.0 <= h.gil_max_ms <= h.max_ms + 1e-9
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    release = platform.release().split("-")[0].split(".")
+    try:
+        return (int(release[0]), int(release[1])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
+
+
+def test_heartbeat_asks_for_a_short_slice_and_keeps_its_nice_value():
+    """On Linux 6.12+ (x86_64, aarch64) the slice is granted; the thread's nice value is kept."""
+    box = {}
+
+    def thread():
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + 1)  # this thread only
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        box["granted"] = probe.request_short_slice()
+        box["nice"] = (nice, os.getpriority(os.PRIO_PROCESS, 0))
+
+    t = threading.Thread(target=thread)
+    t.start()
+    t.join()
+    before, after = box["nice"]
+    assert after == before, "asking for a short slice changed the thread's nice value"
+    with probe.Heartbeat() as hb:
+        time.sleep(0.01)
+    assert hb.result().short_slice == box["granted"]
+    supported = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64")
+    if supported and _kernel_at_least(6, 12):
+        assert box["granted"] is True
+    else:
+        assert box["granted"] in (None, False)
 
 
 def test_no_tick_at_all_means_holds():

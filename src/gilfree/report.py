@@ -36,6 +36,7 @@ One object; times in seconds, ``null`` where a figure does not exist (a failed c
                   "p99_ms": 0.2, "max_ms": 1.1, "blocked_fraction": 0.01,
                   "cpu_wait_fraction": 0.02,   # null where the OS does not say (not Linux)
                   "gil_p75_ms": 0.08, "gil_max_ms": 0.4,   # lateness less the wait for a core
+                  "short_slice": true,   # the heartbeat got a 0.1 ms time slice (Linux 6.12+)
                   "verdict": "releases" | "holds in slices" | "holds" | null},
                                        # verdict null: runs shorter than a switch
                                        # interval; "gil" null: the cell failed
