@@ -181,6 +181,39 @@ def test_a_run_places_each_distinct_array_once():
     assert placement.names == []
 
 
+def _describe_all(a, cancel=None):
+    return str(a.dtype), a.shape, a.flags.writeable, a.tolist()
+
+
+def test_a_run_reuses_the_last_runs_segments_whatever_the_arrays_shape(pools):
+    r = pools("processes", 1, start_method="fork")
+    x = np.arange(6.0)
+    x.flags.writeable = False
+    assert r.map(_describe_all, [(x,)])[0].value == ("float64", (6,), False, x.tolist())
+    kept = r.segments
+    assert len(kept) == 1
+    y = np.arange(-6, 6, 2, dtype=np.int64).reshape(2, 3)  # the same 48 bytes, another dtype and shape
+    assert r.map(_describe_all, [(y,)])[0].value == ("int64", (2, 3), True, y.tolist())
+    assert r.segments == kept, "a segment of the same size is reused"
+    z = np.zeros(5)  # another size: the old segment goes, a new one comes
+    assert r.map(_describe_all, [(z,)])[0].value == ("float64", (5,), True, [0.0] * 5)
+    assert len(r.segments) == 1 and r.segments != kept
+    assert r.map(_describe_all, [(y,)])[0].value[3] == y.tolist()
+
+
+def test_a_failed_run_keeps_no_segment(pools):
+    r = pools("processes", 1, start_method="fork")
+    r.map(_describe_all, [(np.arange(3.0),)])
+    assert r.segments
+    with pytest.raises(ZeroDivisionError):
+        r.map(_divide, [(np.arange(3.0), 0)])
+    assert r.segments == []
+
+
+def _divide(a, d, cancel=None):
+    return a.sum() / d if d else 1 // d
+
+
 def test_diff_finds_rows_and_scattered_elements_bit_exactly():
     before = np.full((4, 5), np.nan)
     after = before.copy()

@@ -2,11 +2,17 @@
 
 ``shm`` (the default): every distinct ``numpy.ndarray`` among a run's chunk arguments is copied
 ONCE into its own ``multiprocessing.shared_memory`` segment; chunks then carry a small
-:class:`ShmRef` in its place, and workers attach NumPy views (one attachment per segment per
-run, cached in the worker). After a successful run, arrays the caller passed *writable* are
-copied back from their segments, because a worker may have written them (mandelbrot's ``out``);
-read-only arrays are never copied back. Runners know nothing about kernels, so "writable" is the
-only generic sign of an output: pass pure inputs read-only to skip their copy-back.
+:class:`ShmRef` in its place, and workers attach NumPy views (one attachment per segment,
+cached in the worker). A run's segments are kept for the next run, which copies its arrays
+into those of the same size instead of creating new ones. Why: a new segment's pages are
+faulted in and zeroed as the caller first writes them and again as each worker first reads
+them; copying 1.6 MB into a new segment cost 1.2 ms here, several times the copy into one
+already used (and 100 MB about 120 ms). Segments the next run does not reuse are unlinked as
+it starts, and workers detach from them before its first chunk. After a successful run,
+arrays the caller passed *writable* are copied back from their segments, because a worker may
+have written them (mandelbrot's ``out``); read-only arrays are never copied back. Runners know
+nothing about kernels, so "writable" is the only generic sign of an output: pass pure inputs
+read-only to skip their copy-back.
 
 ``pickle``: chunks travel as pickled copies, which is what the comparison wants to show the
 cost of. A worker snapshots the writable arrays of its chunk, runs it, and sends back only the
@@ -14,8 +20,10 @@ elements that changed (:func:`diff`); the caller applies them (:func:`apply_diff
 in place reach the caller's arrays as they do with threads.
 
 Segments get names ``gilfree-<pid>-<random>``, so a test can tell ours from anyone else's in
-``/dev/shm``, and are unlinked by :meth:`Placement.close` on every path (the runner calls it in
-a ``finally``), after the workers that might still attach them are dead or idle.
+``/dev/shm``. A run that fails unlinks all of its segments (:meth:`Placement.close`, after the
+workers that might still attach them are dead or idle); a run that succeeds hands them to the
+runner (:meth:`Placement.keep`), which unlinks them when the next run does not reuse them or
+when it closes. So while a runner is open, at most one run's segments exist.
 """
 
 from __future__ import annotations
@@ -70,11 +78,18 @@ class Placement:
 
     ``specs`` are the chunks to send (arrays replaced by :class:`ShmRef`); ``copy_back()``
     copies the segments of writable arrays into the caller's arrays; ``close()`` unlinks every
-    segment and is safe to call twice.
+    segment and is safe to call twice; ``keep()`` hands the segments over for the next run
+    instead. ``spare`` are the last run's segments: one of the same size takes an array's
+    copy instead of a new segment, and those no array takes are unlinked here; their names
+    are in ``dropped``, for the workers to detach.
     """
 
-    def __init__(self, chunks: Sequence[Sequence[Any]]) -> None:
+    def __init__(self, chunks: Sequence[Sequence[Any]], spare: Sequence[SharedMemory] = ()) -> None:
         self._segments: list[tuple[SharedMemory, np.ndarray, ShmRef]] = []
+        self._spare: dict[int, list[SharedMemory]] = {}
+        for shm in spare:
+            self._spare.setdefault(shm.size, []).append(shm)
+        self.dropped: list[str] = []
         refs: dict[int, ShmRef] = {}
         try:
             self.specs = [
@@ -84,6 +99,11 @@ class Placement:
         except BaseException:
             self.close()
             raise
+        finally:
+            unused = [shm for same in self._spare.values() for shm in same]
+            self._spare = {}
+            self.dropped = [shm.name for shm in unused]
+            unlink(unused)
 
     @property
     def names(self) -> list[str]:
@@ -94,8 +114,12 @@ class Placement:
         if ref is not None:
             return ref
         order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
-        name = segment_prefix() + secrets.token_hex(4)
-        shm = SharedMemory(name=name, create=True, size=max(1, a.nbytes))
+        size = max(1, a.nbytes)
+        same = self._spare.get(size)
+        if same:
+            shm = same.pop()
+        else:
+            shm = SharedMemory(name=segment_prefix() + secrets.token_hex(4), create=True, size=size)
         ref = ShmRef(shm.name, a.shape, a.dtype, order, bool(a.flags.writeable))
         self._segments.append((shm, a, ref))
         view = np.ndarray(a.shape, a.dtype, buffer=shm.buf, order=order)
@@ -110,44 +134,61 @@ class Placement:
             if ref.writable:
                 a[...] = np.ndarray(ref.shape, ref.dtype, buffer=shm.buf, order=ref.order)
 
+    def keep(self) -> list[SharedMemory]:
+        """The run's segments, for the next run's ``spare``; this placement no longer owns them."""
+        segments, self._segments = self._segments, []
+        return [shm for shm, _, _ in segments]
+
     def close(self) -> None:
         """Unlink every segment; errors are collected so that one never stops the others."""
         segments, self._segments = self._segments, []
-        first: BaseException | None = None
-        for shm, _, _ in segments:
-            for step in (shm.close, shm.unlink):
-                try:
-                    step()
-                except FileNotFoundError:
-                    pass
-                except BaseException as exc:  # pragma: no cover - only on a broken /dev/shm
-                    first = first or exc
-        if first is not None:
-            raise first
+        spare, self._spare = self._spare, {}
+        unlink([shm for shm, _, _ in segments] + [shm for same in spare.values() for shm in same])
+
+
+def unlink(segments: Sequence[SharedMemory]) -> None:
+    """Close and unlink each segment; errors are collected so that one never stops the others."""
+    first: BaseException | None = None
+    for shm in segments:
+        for step in (shm.close, shm.unlink):
+            try:
+                step()
+            except FileNotFoundError:
+                pass
+            except BaseException as exc:  # pragma: no cover - only on a broken /dev/shm
+                first = first or exc
+    if first is not None:
+        raise first
 
 
 class Attachments:
-    """A worker's attached segments, one attachment per segment, kept until ``release()``."""
+    """A worker's attached segments, one attachment per segment, kept until ``release()``.
+
+    A segment kept for the next run may hold an array of another shape or dtype there: the
+    attachment stays, and only the view is made again.
+    """
 
     def __init__(self) -> None:
-        self._segments: dict[str, tuple[SharedMemory, np.ndarray]] = {}
+        self._segments: dict[str, tuple[SharedMemory, ShmRef, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self._segments)
 
     def get(self, ref: ShmRef) -> np.ndarray:
         hit = self._segments.get(ref.name)
-        if hit is None:
-            shm = _attach(ref.name)
+        if hit is None or hit[1] != ref:
+            shm = _attach(ref.name) if hit is None else hit[0]
             a = np.ndarray(ref.shape, ref.dtype, buffer=shm.buf, order=ref.order)
             a.flags.writeable = ref.writable
-            hit = self._segments[ref.name] = (shm, a)
-        return hit[1]
+            hit = self._segments[ref.name] = (shm, ref, a)
+        return hit[2]
 
-    def release(self) -> None:
-        """Drop every view, then close (not unlink: the caller owns the names) each segment."""
-        shms = [shm for shm, _ in self._segments.values()]
-        self._segments.clear()
+    def release(self, names: Sequence[str] | None = None) -> None:
+        """Drop the views of ``names`` (None: all), then close (not unlink: the caller owns
+        the names) each of those segments."""
+        if names is None:
+            names = list(self._segments)
+        shms = [hit[0] for hit in (self._segments.pop(n, None) for n in names) if hit is not None]
         for shm in shms:
             # BufferError: a chunk kept a view alive; its mapping goes when that view does.
             with contextlib.suppress(BufferError):

@@ -126,6 +126,7 @@ class ProcessRunner(Runner):
         self._ctx = multiprocessing.get_context(start_method)
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
+        self._kept: list[Any] = []  # the last run's shared-memory segments, for the next (see _shm)
 
     def __repr__(self) -> str:
         return (
@@ -135,6 +136,11 @@ class ProcessRunner(Runner):
 
     def describe(self) -> dict[str, Any]:
         return {"start_method": self.start_method, "transport": self.transport}
+
+    @property
+    def segments(self) -> list[str]:
+        """Names of the shared-memory segments kept from the last run for the next one."""
+        return [shm.name for shm in self._kept]
 
     def pids(self) -> list[int]:
         """The worker processes' ids (empty when the pool is not started)."""
@@ -241,6 +247,8 @@ class ProcessRunner(Runner):
         _kill([w for w in workers if w.process.exitcode is None])
         for w in workers:
             _dispose(w)
+        kept, self._kept = self._kept, []
+        _shm.unlink(kept)
 
     # -- work ------------------------------------------------------------------------------
 
@@ -272,19 +280,29 @@ class ProcessRunner(Runner):
         self.start()
         if not chunks:
             return []
-        placement = _shm.Placement(chunks) if self.transport == "shm" else None
+        spare, self._kept = self._kept, []
+        placement = None
+        ok = False
         try:
+            if self.transport == "shm":
+                placement = _shm.Placement(chunks, spare)
+                if placement.dropped:  # sent before any chunk, so workers detach before they attach
+                    self._send_release(placement.dropped)
             specs = placement.specs if placement is not None else chunks
             outcomes = self._dispatch(func, chunks, specs, timeout, cancel)
             if placement is not None:
                 placement.copy_back()
+            ok = True
             return outcomes
         finally:
             try:
-                self._after_run()
+                self._after_run(detach=not ok)
             finally:
                 if placement is not None:
-                    placement.close()
+                    if ok:
+                        self._kept = placement.keep()
+                    else:
+                        placement.close()
 
     def _dispatch(self, func, chunks, specs, timeout, cancel) -> list[ChunkOutcome]:
         """Hand chunks to free workers, one at a time each, and collect the replies in order."""
@@ -364,20 +382,26 @@ class ProcessRunner(Runner):
         w.process.join(_GRACE_S)
         raise WorkerCrashed(i, w.process.exitcode, w.pid)
 
-    def _after_run(self) -> None:
-        """Kill the workers still running chunks (after a failure) and let the others detach.
-
-        Killed workers are joined before the caller unlinks the run's segments, so none can
-        attach (and register) a segment after it is gone. ``start()`` replaces them.
-        """
-        release = pickle.dumps(("release",), protocol=_PROTOCOL)
+    def _send_release(self, names: list[str] | None) -> None:
+        """Tell the idle workers to detach from ``names`` (None: every segment)."""
+        release = pickle.dumps(("release", names), protocol=_PROTOCOL)
         for w in self._workers:
             if w.chunk is None and w.attached and w.process.exitcode is None:
                 try:
                     w.conn.send_bytes(release)
-                    w.attached = False
+                    w.attached = w.attached and names is not None
                 except (OSError, ValueError):  # it died since
                     w.chunk = -1
+
+    def _after_run(self, detach: bool = True) -> None:
+        """Kill the workers still running chunks (after a failure) and, if ``detach``, let the
+        others detach from every segment (a run that succeeded keeps them for the next).
+
+        Killed workers are joined before the caller unlinks the run's segments, so none can
+        attach (and register) a segment after it is gone. ``start()`` replaces them.
+        """
+        if detach:
+            self._send_release(None)
         doomed = [w for w in self._workers if w.chunk is not None or w.process.exitcode is not None]
         if doomed:
             self._workers = [w for w in self._workers if w not in doomed]
@@ -467,7 +491,7 @@ def _worker_main(conn: Any, lifeline: Any, inherited: list[Any]) -> None:
         if msg is None:
             return
         if msg[0] == "release":
-            attachments.release()
+            attachments.release(msg[1])
             continue
         _, i, func, spec, readonly, with_cancel = msg
         del msg
