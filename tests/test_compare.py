@@ -31,7 +31,7 @@ CELL_KEYS = (
 )  # fmt: skip
 GIL_KEYS = (
     "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
-    "cpu_wait_fraction", "gil_p75_ms", "gil_max_ms", "verdict",
+    "cpu_wait_fraction", "gil_p75_ms", "gil_max_ms", "short_slice", "verdict",
 )  # fmt: skip
 
 

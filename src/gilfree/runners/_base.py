@@ -146,12 +146,15 @@ class Runner(abc.ABC):
     """A pool of workers, created once, reused across runs, and released on exit.
 
     Subclasses declare what they can do with ``uses_threads`` (workers share this
-    interpreter) and ``shares_memory`` (chunks reach workers without copies).
+    interpreter), ``shares_memory`` (chunks reach workers without copies) and
+    ``uses_outputs`` (``map`` takes ``outputs=``; ``run`` passes a kernel's outputs only to
+    such runners, so a runner written without it still works).
     """
 
     name: ClassVar[str]
     uses_threads: ClassVar[bool]
     shares_memory: ClassVar[bool]
+    uses_outputs: ClassVar[bool] = False
 
     def __init__(self, workers: int | None = None, *, schedule: str = "static") -> None:
         self.workers = resolve_workers(workers)
@@ -214,9 +217,9 @@ class Runner(abc.ABC):
 
         An exception in a chunk is raised here with the chunk's index noted on it; the
         other chunks are cancelled. Past ``timeout`` seconds the work is stopped and
-        ``TimeoutError`` is raised. ``outputs`` (a kernel's ``outputs``) names argument
-        positions that chunks only write, row by row, and never read: a runner that copies
-        data to other machines may skip sending them; runners that share memory ignore it.
+        ``TimeoutError`` is raised. ``outputs`` (a kernel's ``outputs``; only runners with
+        ``uses_outputs`` take it) names argument positions that chunks only write, row by
+        row, and never read: a runner that copies data elsewhere may skip sending them.
         """
 
     def n_chunks(self) -> int:
@@ -272,7 +275,8 @@ class Runner(abc.ABC):
         if chunks is None:
             chunks = kernel.split(inputs, self.n_chunks())
         w0, c0 = time.perf_counter(), time.process_time()
-        outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken(), outputs=kernel.outputs)
+        hints = {"outputs": kernel.outputs} if self.uses_outputs else {}
+        outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken(), **hints)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         if not self.uses_threads:
             cpu = sum(o.cpu_s for o in outcomes)  # the CPU was spent in other processes

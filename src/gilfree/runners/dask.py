@@ -333,6 +333,7 @@ class DaskRunner(Runner):
     name = "dask"
     uses_threads = False
     shares_memory = False
+    uses_outputs = True
 
     def __init__(
         self,

@@ -259,7 +259,6 @@ class ProcessRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
-        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         if not callable(func):
             raise TypeError(f"func must be callable, got {type(func).__name__}")

@@ -32,7 +32,6 @@ class SerialRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
-        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         return run_inline(func, chunks, timeout=timeout, cancel=cancel)
 

@@ -112,7 +112,6 @@ class ThreadRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
-        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         self.start()
         if not chunks:
