@@ -137,6 +137,12 @@ def test_heartbeat_asks_for_a_short_slice_and_keeps_its_nice_value():
         assert box["granted"] in (None, False)
 
 
+def test_heartbeat_can_keep_the_default_slice():
+    with probe.Heartbeat(short_slice=False) as hb:
+        time.sleep(0.01)
+    assert hb.result().short_slice is None
+
+
 def test_no_tick_at_all_means_holds():
     assert verdict(GilHold(0, 0.3, 0.0, 0.0, 0.0, 0.0), IDLE, SI).label == HOLDS
 

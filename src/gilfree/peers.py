@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gilfree.kernels import Inputs, Kernel
+from gilfree.kernels import Inputs, Kernel, _reference
 
 
 def available(module: str) -> bool:
@@ -61,18 +61,9 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
             total += n
         return total
 
-    @njit(nogil=True)
+    # Each outer loop is written once with prange and compiled twice: without parallel=True
+    # Numba runs prange as range, so the njit and parallel=True peers share their source.
     def mandelbrot(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
-        height, width = out.shape
-        dx = (x_max - x_min) / width
-        dy = (y_max - y_min) / height
-        total = 0
-        for r in range(start, stop):
-            total += _mandelbrot_row(out, x_min, dx, y_min + (r + 0.5) * dy, max_iter, r)
-        return total
-
-    @njit(nogil=True, parallel=True)
-    def mandelbrot_par(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
         height, width = out.shape
         dx = (x_max - x_min) / width
         dy = (y_max - y_min) / height
@@ -81,17 +72,7 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
             total += _mandelbrot_row(out, x_min, dx, y_min + (r + 0.5) * dy, max_iter, r)
         return total
 
-    @njit(nogil=True)
     def integrate(n, start, stop):
-        h = 1.0 / n
-        s = 0.0
-        for i in range(start, stop):
-            x = (i + 0.5) * h
-            s += 4.0 / (1.0 + x * x)
-        return s * h
-
-    @njit(nogil=True, parallel=True)
-    def integrate_par(n, start, stop):
         h = 1.0 / n
         s = 0.0
         for i in prange(start, stop):
@@ -99,15 +80,7 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
             s += 4.0 / (1.0 + x * x)
         return s * h
 
-    @njit(nogil=True)
     def sum_squares(x, start, stop):
-        s = 0.0
-        for i in range(start, stop):
-            s += x[i] * x[i]
-        return s
-
-    @njit(nogil=True, parallel=True)
-    def sum_squares_par(x, start, stop):
         s = 0.0
         for i in prange(start, stop):
             s += x[i] * x[i]
@@ -125,43 +98,15 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
             total += math.sqrt(dx * dx + dy * dy + dz * dz)
         return total
 
-    @njit(nogil=True)
     def pairwise(points, start, stop):
-        total = 0.0
-        for i in range(start, stop):
-            total += _pairwise_row(points, i)
-        return total
-
-    @njit(nogil=True, parallel=True)
-    def pairwise_par(points, start, stop):
         total = 0.0
         for i in prange(start, stop):
             total += _pairwise_row(points, i)
         return total
 
-    @njit(nogil=True)
-    def _is_prime(n):
-        if n < 4:
-            return n >= 2
-        if n % 2 == 0 or n % 3 == 0:
-            return False
-        d = 5
-        while d * d <= n:
-            if n % d == 0 or n % (d + 2) == 0:
-                return False
-            d += 6
-        return True
+    _is_prime = njit(nogil=True)(_reference._is_prime)  # the python variant's own test
 
-    @njit(nogil=True)
     def primes(lo, hi, start, stop):
-        c = 0
-        for i in range(start, stop):
-            if _is_prime(i):
-                c += 1
-        return c
-
-    @njit(nogil=True, parallel=True)
-    def primes_par(lo, hi, start, stop):
         c = 0
         for i in prange(start, stop):
             if _is_prime(i):
@@ -181,14 +126,14 @@ def _numba_kernels() -> dict[str, dict[str, Callable[..., Any]]]:
                 counts[k] += 1
         return counts
 
-    return {
-        "mandelbrot": {"njit": mandelbrot, "parallel": mandelbrot_par},
-        "integrate": {"njit": integrate, "parallel": integrate_par},
-        "sum_squares": {"njit": sum_squares, "parallel": sum_squares_par},
-        "pairwise": {"njit": pairwise, "parallel": pairwise_par},
-        "primes": {"njit": primes, "parallel": primes_par},
-        "histogram": {"njit": histogram},
+    loops = {"mandelbrot": mandelbrot, "integrate": integrate, "sum_squares": sum_squares}
+    loops |= {"pairwise": pairwise, "primes": primes}
+    compiled: dict[str, dict[str, Callable[..., Any]]] = {
+        name: {"njit": njit(nogil=True)(f), "parallel": njit(nogil=True, parallel=True)(f)}
+        for name, f in loops.items()
     }
+    compiled["histogram"] = {"njit": histogram}
+    return compiled
 
 
 _NUMBA: dict[str, dict[str, Callable[..., Any]]] | None = None

@@ -28,9 +28,11 @@ asks the OS what such a thread would ask: on Linux 6.12 and later, a short time 
 (``HEARTBEAT_SLICE_NS``, 0.1 ms, through ``sched_setattr``). Why: with every core busy with
 nogil workers, the kernel's scheduler (EEVDF) otherwise lets a woken heartbeat wait for the
 running worker's slice to end, seen at the next timer tick (4 ms at 250 Hz): measured on the
-2-core development machine under 2 nogil threads, 2-7 ticks in 1000 were 3-28 ms late without
-it, 0-3 with it. A short slice buys no more CPU, only an earlier turn. ``GilHold.short_slice``
-says whether it was granted (``None``: not Linux or not tried).
+2-core development machine under 2 nogil threads (``python benchmarks/heartbeat.py --rounds
+3``), 1-20 ticks in 1000 were 3 ms or more late without it (p99 up to 4.2 ms, the worst
+21 ms), 0-7 with it (p99 up to 2.4 ms, the worst 6 ms). A short slice buys no more CPU, only an
+earlier turn. ``GilHold.short_slice`` says whether it was granted (``None``: not Linux or not
+tried).
 
 Verdict: does a callable release the GIL?
 -----------------------------------------
@@ -118,12 +120,15 @@ class Heartbeat:
     """Context manager: ``with Heartbeat() as hb: work(); hb.result()``.
 
     The thread starts on enter and stops on exit; it never outlives the ``with`` block.
+    ``short_slice=False`` keeps the OS's default time slice (to measure what the short one
+    buys: ``benchmarks/heartbeat.py``).
     """
 
-    def __init__(self, period: float = 0.001) -> None:
+    def __init__(self, period: float = 0.001, *, short_slice: bool = True) -> None:
         if not period > 0:
             raise ValueError(f"period must be > 0 seconds, got {period}")
         self.period = period
+        self.short_slice = short_slice
         self._lateness: list[float] = []
         self._cpu_wait: list[float] = []
         self._lock = threading.Lock()
@@ -137,7 +142,7 @@ class Heartbeat:
         clock, sleep, period = time.perf_counter, time.sleep, self.period
         late: list[float] = []
         waits: list[float] = []
-        self._short_slice = request_short_slice()
+        self._short_slice = request_short_slice() if self.short_slice else None
         runqueue = _RunQueueClock.for_this_thread()
         try:
             self._started.set()

@@ -6,13 +6,15 @@ ONCE into its own ``multiprocessing.shared_memory`` segment; chunks then carry a
 cached in the worker). A run's segments are kept for the next run, which copies its arrays
 into those of the same size instead of creating new ones. Why: a new segment's pages are
 faulted in and zeroed as the caller first writes them and again as each worker first reads
-them; copying 1.6 MB into a new segment cost 1.2 ms here, several times the copy into one
-already used (and 100 MB about 120 ms). Segments the next run does not reuse are unlinked as
-it starts, and workers detach from them before its first chunk. After a successful run,
-arrays the caller passed *writable* are copied back from their segments, because a worker may
-have written them (mandelbrot's ``out``); read-only arrays are never copied back. Runners know
-nothing about kernels, so "writable" is the only generic sign of an output: pass pure inputs
-read-only to skip their copy-back.
+them; a 2-worker run of sum_squares at ``small`` (a 1.6 MB input, 0.07 ms of work) cost
+1.8 ms with a new segment and 0.33 ms with a kept one (``python benchmarks/placement.py``),
+and the benchmark suite's nogil processes run on its 800 MB ``large`` input went from 737 ms
+to 79 ms. Segments the next
+run does not reuse are unlinked as it starts, and workers detach from them before its first
+chunk. After a successful run, arrays the caller passed *writable* are copied back from their
+segments, because a worker may have written them (mandelbrot's ``out``); read-only arrays are
+never copied back. Runners know nothing about kernels, so "writable" is the only generic sign
+of an output: pass pure inputs read-only to skip their copy-back.
 
 ``pickle``: chunks travel as pickled copies, which is what the comparison wants to show the
 cost of. A worker snapshots the writable arrays of its chunk, runs it, and sends back only the
@@ -89,7 +91,6 @@ class Placement:
         self._spare: dict[int, list[SharedMemory]] = {}
         for shm in spare:
             self._spare.setdefault(shm.size, []).append(shm)
-        self.dropped: list[str] = []
         refs: dict[int, ShmRef] = {}
         try:
             self.specs = [
@@ -140,10 +141,9 @@ class Placement:
         return [shm for shm, _, _ in segments]
 
     def close(self) -> None:
-        """Unlink every segment; errors are collected so that one never stops the others."""
+        """Unlink every segment of this run (spares no array took are already gone)."""
         segments, self._segments = self._segments, []
-        spare, self._spare = self._spare, {}
-        unlink([shm for shm, _, _ in segments] + [shm for same in spare.values() for shm in same])
+        unlink([shm for shm, _, _ in segments])
 
 
 def unlink(segments: Sequence[SharedMemory]) -> None:

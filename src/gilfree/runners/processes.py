@@ -388,7 +388,8 @@ class ProcessRunner(Runner):
             if w.chunk is None and w.attached and w.process.exitcode is None:
                 try:
                     w.conn.send_bytes(release)
-                    w.attached = w.attached and names is not None
+                    if names is None:
+                        w.attached = False
                 except (OSError, ValueError):  # it died since
                     w.chunk = -1
 
