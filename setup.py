@@ -20,7 +20,7 @@ KERNELS = Path("src/gilfree/kernels")
 
 # name -> sources; every module is compiled with the same flags and directives.
 EXTENSIONS = {
-    "gilfree.kernels._cancel": [KERNELS / "_cancel.pyx"],
+    "gilfree._cancel": [Path("src/gilfree/_cancel.pyx")],
     "gilfree.kernels._mandelbrot": [KERNELS / "_mandelbrot.pyx"],
     "gilfree.kernels._integrate": [KERNELS / "_integrate.pyx"],
     "gilfree.kernels._sum_squares": [KERNELS / "_sum_squares.pyx"],

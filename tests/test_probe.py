@@ -242,15 +242,17 @@ def test_load_callable_forms():
 
 
 def test_parse_call_args_and_bytes():
-    args, kwargs = probe.parse_call_args(["0.5", "abc", "b'xy'", "[1, 2]", "level=9", "'a=b'"])
+    from gilfree.cli import words
+
+    args, kwargs = words.parse_call_args(["0.5", "abc", "b'xy'", "[1, 2]", "level=9", "'a=b'"])
     assert args == [0.5, "abc", b"xy", [1, 2], "a=b"]
     assert kwargs == {"level": 9}
-    assert probe.parse_bytes("16M") == 16 << 20
-    assert probe.parse_bytes("1000") == 1000
-    assert probe.parse_bytes("2kb") == 2048
+    assert words.parse_bytes("16M") == 16 << 20
+    assert words.parse_bytes("1000") == 1000
+    assert words.parse_bytes("2kb") == 2048
     for bad in ("0", "x", "-5", "1.5M"):
         with pytest.raises(ValueError):
-            probe.parse_bytes(bad)
+            words.parse_bytes(bad)
 
 
 # -- the command ----------------------------------------------------------------------------------

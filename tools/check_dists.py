@@ -16,7 +16,9 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-MODULES = ("_cancel", "_mandelbrot", "_integrate", "_sum_squares", "_pairwise", "_primes", "_histogram")
+#: every compiled module, as its path under src/ (sdist) and in the wheel, without the suffix
+KERNEL_MODULES = ("_mandelbrot", "_integrate", "_sum_squares", "_pairwise", "_primes", "_histogram")
+MODULES = ("gilfree/_cancel", *(f"gilfree/kernels/{m}" for m in KERNEL_MODULES))
 COMPILED_SUFFIXES = (".so", ".pyd")
 
 
@@ -37,7 +39,7 @@ def check_sdist(path: Path) -> list[str]:
         "tests/stubtest_allowlist.txt",
     ]
     for m in MODULES:
-        wanted += [f"{kernels}/{m}.pyx", f"{kernels}/{m}.pxd", f"{kernels}/{m}.pyi"]
+        wanted += [f"src/{m}.pyx", f"src/{m}.pxd", f"src/{m}.pyi"]
     problems += [f"sdist lacks {n}" for n in wanted if n not in names]
     built = (".c", ".o", *COMPILED_SUFFIXES)
     problems += [f"sdist holds a build output: {n}" for n in sorted(names) if n.endswith(built)]
@@ -52,12 +54,11 @@ def check_wheel(path: Path) -> list[str]:
         if entry_points:
             scripts.read_string(zf.read(entry_points).decode())
     problems = []
-    kernels = "gilfree/kernels"
     for m in MODULES:
-        if not any(n.startswith(f"{kernels}/{m}.") and n.endswith(COMPILED_SUFFIXES) for n in names):
-            problems.append(f"wheel lacks the compiled module {kernels}/{m}")
-        if f"{kernels}/{m}.pyi" not in names:
-            problems.append(f"wheel lacks the stub {kernels}/{m}.pyi")
+        if not any(n.startswith(f"{m}.") and n.endswith(COMPILED_SUFFIXES) for n in names):
+            problems.append(f"wheel lacks the compiled module {m}")
+        if f"{m}.pyi" not in names:
+            problems.append(f"wheel lacks the stub {m}.pyi")
     if "gilfree/py.typed" not in names:
         problems.append("wheel lacks gilfree/py.typed")
     if scripts.get("console_scripts", "gilfree", fallback=None) != "gilfree.cli:main":

@@ -71,14 +71,13 @@ On a free-threaded build with the GIL off, nothing holds a GIL and every call "r
 
 from __future__ import annotations
 
-import ast
 import importlib
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -292,11 +291,24 @@ class _RunQueueClock:
         os.close(self._fd)
 
 
-def measure(func, *args: Any, period: float = 0.001, **kwargs: Any) -> tuple[Any, GilHold]:
-    """Call ``func(*args, **kwargs)`` under a heartbeat; return its value and the GIL-hold figures."""
+def listen(call: Callable[[], Any], min_time: float, period: float = 0.001) -> tuple[GilHold, int, Any]:
+    """``call()`` over and over under a heartbeat until ``min_time`` seconds have passed.
+
+    Returns the heartbeat's figures, the number of calls and the last call's value. The one
+    listening loop: ``probe`` and the harness's listened run both use it, so a cell's GIL
+    figures and a probe's are measured alike.
+    """
+    calls = 0
+    value = None
+    clock = time.perf_counter
     with Heartbeat(period) as hb:
-        value = func(*args, **kwargs)
-    return value, hb.result()
+        t0 = clock()
+        while True:
+            value = call()
+            calls += 1
+            if clock() - t0 >= min_time:
+                break
+    return hb.result(), calls, value
 
 
 # -- the verdict ---------------------------------------------------------------------------
@@ -450,16 +462,7 @@ def probe(
     if not (isinstance(min_time, (int, float)) and min_time > 0):
         raise ValueError(f"min_time must be > 0 seconds, got {min_time!r}")
     idle = idle_baseline(period=period)
-    calls = 0
-    clock = time.perf_counter
-    with Heartbeat(period) as hb:
-        t0 = clock()
-        while True:
-            func(*args, **kwargs)
-            calls += 1
-            if clock() - t0 >= min_time:
-                break
-    hold = hb.result()
+    hold, calls, _ = listen(lambda: func(*args, **kwargs), min_time, period)
     si = sys.getswitchinterval()
     return ProbeResult(
         target=target or getattr(func, "__qualname__", repr(func)),
@@ -510,43 +513,3 @@ def load_callable(spec: str) -> tuple[Callable[..., Any], Any]:
             raise ValueError(f"{spec} is a {type(obj).__name__}, not a callable")
         return obj, kernel
     raise ValueError(error)
-
-
-def parse_call_args(tokens: Sequence[str]) -> tuple[list[Any], dict[str, Any]]:
-    """Command-line words -> positional and keyword arguments.
-
-    Each word is read as a Python literal (``0.5``, ``b'x'``, ``[1, 2]``), or kept as a string
-    when it is not one; ``name=value`` is a keyword argument (quote a string containing ``=``
-    as a literal, ``"'a=b'"``, to pass it positionally).
-    """
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for token in tokens:
-        name, eq, value = token.partition("=")
-        if eq and name.isidentifier():
-            kwargs[name] = _literal(value)
-        else:
-            args.append(_literal(token))
-    return args, kwargs
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def parse_bytes(text: str) -> int:
-    """``16M`` -> 16777216: a byte count with an optional K, M or G suffix (powers of 1024)."""
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    t = text.strip().upper().removesuffix("B")
-    suffix = t[-1:] if t[-1:] in ("K", "M", "G") else ""
-    number = t[: len(t) - len(suffix)]
-    try:
-        n = int(number) * units[suffix]
-    except ValueError:
-        raise ValueError(f"expected a byte count such as 1000000 or 16M, got {text!r}") from None
-    if n < 1:
-        raise ValueError(f"the byte count must be at least 1, got {text!r}")
-    return n

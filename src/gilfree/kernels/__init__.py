@@ -4,8 +4,8 @@ Each kernel has ``python``, ``gil`` and ``nogil`` variants with one signature (p
 when built with OpenMP), ``make_inputs(size, seed)``, ``split``, ``combine`` and a reference.
 """
 
+from gilfree._cancel import Cancelled, CancelToken, build_info
 from gilfree.kernels._base import SIZES, VARIANTS, Chunk, Inputs, Kernel
-from gilfree.kernels._cancel import Cancelled, CancelToken, build_info
 from gilfree.kernels.registry import REGISTRY, get, names
 
 mandelbrot = REGISTRY["mandelbrot"]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gilfree.kernels._args import integer
-from gilfree.kernels._cancel import build_info
+from gilfree._cancel import build_info
 
 SIZES = ("tiny", "small", "default", "large")
 VARIANTS = ("python", "gil", "nogil", "openmp")

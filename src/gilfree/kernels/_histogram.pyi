@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.typing import NDArray
 
-from gilfree.kernels._cancel import Cancelled as Cancelled
-from gilfree.kernels._cancel import CancelToken
+from gilfree._cancel import Cancelled as Cancelled
+from gilfree._cancel import CancelToken
 
 def _check(
     x: NDArray[np.float64], lo: float, hi: float, bins: int, start: int | None, stop: int | None

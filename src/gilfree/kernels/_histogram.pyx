@@ -1,12 +1,12 @@
 """Counts of float64 values in equal bins over [lo, hi): scattered writes, private per chunk."""
 from cython.parallel cimport prange
-from gilfree.kernels._cancel cimport CancelToken
+from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
 import numpy as np
 
 from gilfree.kernels import _args
-from gilfree.kernels._cancel import Cancelled
+from gilfree._cancel import Cancelled
 
 cdef enum:
     BLOCK = 65536

@@ -1,7 +1,7 @@
 """Type stub for the compiled ``gilfree.kernels._integrate`` module (see ``_integrate.pyx``)."""
 
-from gilfree.kernels._cancel import Cancelled as Cancelled
-from gilfree.kernels._cancel import CancelToken
+from gilfree._cancel import Cancelled as Cancelled
+from gilfree._cancel import CancelToken
 
 def _check(n: int, start: int | None, stop: int | None) -> tuple[int, int, int]: ...
 def gil(n: int, start: int = 0, stop: int | None = None, cancel: CancelToken | None = None) -> float: ...

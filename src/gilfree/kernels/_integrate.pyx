@@ -1,10 +1,10 @@
 """Midpoint rule for the integral of 4/(1+x^2) on [0, 1]: compute-bound and uniform."""
 from cython.parallel cimport prange
-from gilfree.kernels._cancel cimport CancelToken
+from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
 from gilfree.kernels import _args
-from gilfree.kernels._cancel import Cancelled
+from gilfree._cancel import Cancelled
 
 cdef enum:
     BLOCK = 4096

@@ -1,12 +1,12 @@
 """Mandelbrot escape counts: compute-bound, rows of uneven cost, written in place."""
 from cython.parallel cimport prange
-from gilfree.kernels._cancel cimport CancelToken
+from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
 import numpy as np
 
 from gilfree.kernels import _args
-from gilfree.kernels._cancel import Cancelled
+from gilfree._cancel import Cancelled
 
 
 cdef int mandelbrot_core(int* out, Py_ssize_t height, Py_ssize_t width,

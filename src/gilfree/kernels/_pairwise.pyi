@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.typing import NDArray
 
-from gilfree.kernels._cancel import Cancelled as Cancelled
-from gilfree.kernels._cancel import CancelToken
+from gilfree._cancel import Cancelled as Cancelled
+from gilfree._cancel import CancelToken
 
 # ``points`` is float64 with shape (n, 3), C-contiguous.
 def _check(

@@ -1,13 +1,13 @@
 """Sum of Euclidean distances over all pairs of n points in 3-D: O(n^2), triangular rows."""
 from cython.parallel cimport prange
 from libc.math cimport sqrt
-from gilfree.kernels._cancel cimport CancelToken
+from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
 import numpy as np
 
 from gilfree.kernels import _args
-from gilfree.kernels._cancel import Cancelled
+from gilfree._cancel import Cancelled
 
 
 cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssize_t stop,

@@ -1,7 +1,7 @@
 """Type stub for the compiled ``gilfree.kernels._primes`` module (see ``_primes.pyx``)."""
 
-from gilfree.kernels._cancel import Cancelled as Cancelled
-from gilfree.kernels._cancel import CancelToken
+from gilfree._cancel import Cancelled as Cancelled
+from gilfree._cancel import CancelToken
 
 # ``start=None`` means ``lo``: the range defaults to all of [lo, hi).
 def _check(lo: int, hi: int, start: int | None, stop: int | None) -> tuple[int, int, int, int]: ...

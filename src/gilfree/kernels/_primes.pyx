@@ -1,10 +1,10 @@
 """Count of primes in [lo, hi) by trial division: integer work whose cost grows with the number."""
 from cython.parallel cimport prange
-from gilfree.kernels._cancel cimport CancelToken
+from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
 from gilfree.kernels import _args
-from gilfree.kernels._cancel import Cancelled
+from gilfree._cancel import Cancelled
 
 cdef enum:
     BLOCK = 1024

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from gilfree.kernels._cancel import Cancelled, CancelToken
+from gilfree._cancel import Cancelled, CancelToken
 
 
 def _stop_if(cancel: CancelToken | None, name: str) -> None:

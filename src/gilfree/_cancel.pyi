@@ -1,4 +1,4 @@
-"""Type stub for the compiled ``gilfree.kernels._cancel`` module (see ``_cancel.pyx``)."""
+"""Type stub for the compiled ``gilfree._cancel`` module (see ``_cancel.pyx``)."""
 
 from typing import TypedDict
 

@@ -187,6 +187,7 @@ def _add_compare_parser(sub) -> None:
 
 def _cmd_probe(args: argparse.Namespace) -> int:
     from gilfree import probe
+    from gilfree.cli import words
 
     try:
         func, kernel = probe.load_callable(args.target)
@@ -196,7 +197,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         if args.bytes is not None:
             import numpy as np
 
-            lead = [np.random.default_rng(0).bytes(probe.parse_bytes(args.bytes))]
+            lead = [np.random.default_rng(0).bytes(words.parse_bytes(args.bytes))]
         if args.kernel_inputs is not None:
             if kernel is None:
                 raise ValueError(
@@ -207,7 +208,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
             min_time = float(args.min_time)
         except ValueError:
             raise ValueError(f"--min-time: expected seconds, got {args.min_time!r}") from None
-        call_args, call_kwargs = probe.parse_call_args(args.args)
+        call_args, call_kwargs = words.parse_call_args(args.args)
         call_args = lead + call_args
         try:
             func(*call_args, **call_kwargs)  # a first call: the error, if any, and the warm-up
