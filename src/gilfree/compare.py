@@ -39,9 +39,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gilfree._checks import integer
 from gilfree.info import cores
 from gilfree.kernels import SIZES, VARIANTS, Inputs, Kernel, build_info, get, names
-from gilfree.kernels._args import integer
 from gilfree.probe import GilHold, Heartbeat, idle_baseline, verdict
 from gilfree.runners import make_runner, resolve_workers, runner_class
 from gilfree.runners.layouts import parse_layout

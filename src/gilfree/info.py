@@ -48,6 +48,20 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+#: Most workers (threads, processes, OpenMP threads) per core that gilfree will start, and the
+#: least limit on any machine. Why: a compute pool gains nothing past one worker per core, and
+#: a count in the tens of thousands is a typo that exhausts the system instead (100,000
+#: threads left 22,329 running after ``can't start new thread``; libgomp segfaulted at
+#: 200,000 OpenMP threads and exited the process at 50,000).
+WORKERS_PER_CORE_LIMIT = 64
+WORKERS_LIMIT_FLOOR = 256
+
+
+def worker_limit() -> int:
+    """The largest worker or thread count gilfree accepts here: ``max(256, 64 x cores)``."""
+    return max(WORKERS_LIMIT_FLOOR, WORKERS_PER_CORE_LIMIT * cores())
+
+
 def collect() -> dict[str, Any]:
     import gilfree
     from gilfree.kernels import REGISTRY, build_info

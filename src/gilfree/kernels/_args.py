@@ -9,9 +9,10 @@ only the C call inside ``with nogil:``).
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
+
+from gilfree._checks import integer
 
 __all__ = ["array", "integer", "real", "span"]
 
@@ -30,19 +31,6 @@ def array(name: str, a: object, dtype: type, ndim: int, *, writable: bool = Fals
     if writable and not a.flags.writeable:
         raise ValueError(f"{name} is read-only, but the kernel writes its output into it")
     return a
-
-
-def integer(name: str, value: object, *, minimum: int = 0) -> int:
-    """Check that ``value`` is an integer (not a float, not a bool) at least ``minimum``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got bool")
-    try:
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
 
 
 def real(name: str, value: object) -> float:

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gilfree.kernels._args import integer
 from gilfree._cancel import build_info
+from gilfree.kernels._args import integer
 
 SIZES = ("tiny", "small", "default", "large")
 VARIANTS = ("python", "gil", "nogil", "openmp")

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from gilfree._checks import integer
 from gilfree.info import cores
 from gilfree.kernels import CancelToken, Inputs, Kernel, get
-from gilfree.kernels._args import integer
 
 SCHEDULES = ("static", "dynamic")
 #: chunks per worker under the dynamic schedule

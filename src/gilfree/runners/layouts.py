@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from gilfree.kernels._args import integer
+from gilfree._checks import integer
 
 _LAYOUT = re.compile(r"^\s*(\d+)\s*[xX*]\s*(\d+)\s*$")
 

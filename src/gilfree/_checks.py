@@ -1,0 +1,22 @@
+"""Checks of plain Python values shared by every layer (kernels, runners, harness, compare).
+
+Kept apart from ``gilfree.kernels._args`` (which checks arrays, with NumPy) so that runners
+can check their own arguments without importing the kernels.
+"""
+
+from __future__ import annotations
+
+import operator
+
+
+def integer(name: str, value: object, *, minimum: int = 0) -> int:
+    """Check that ``value`` is an integer (not a float, not a bool) at least ``minimum``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        v = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
