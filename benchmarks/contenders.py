@@ -1,18 +1,18 @@
 """The contender table: gilfree's variant x runner x workers, and each peer, per kernel.
 
 One row per contender; ``benchmarks/conftest.py`` turns the rows into test parameters and
-``targets.py`` picks rows by name. ``prepare`` does everything that must stay out of the
-timed region (starting a pool, compiling Numba) and returns a zero-argument callable.
+``targets.py`` picks rows by name. ``prepare`` makes the harness's contender for the row
+(:mod:`gilfree.harness`), which does everything that must stay out of the timed region
+(starting a pool, compiling Numba) and returns a :class:`~gilfree.harness.Prepared` call.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from gilfree import peers
+from gilfree.harness import KernelOnRunner, PeerContender, Prepared
 from gilfree.info import cores
 from gilfree.kernels import REGISTRY, Inputs
 from gilfree.runners import make_runner, runner_class
@@ -40,15 +40,12 @@ class Contender:
             return f"the {self.runner} runner is unavailable: {exc}"
         return None
 
-    def prepare(self, inputs: Inputs, stack: contextlib.ExitStack) -> Callable[[], Any]:
+    def prepare(self, inputs: Inputs, stack: contextlib.ExitStack) -> Prepared:
         kernel = REGISTRY[self.kernel]
         if self.variant == "peer":
-            call = peers.get(self.runner).build(kernel, inputs, self.workers, stack)
-            assert call is not None, "contenders() lists only peers with a version of the kernel"
-            return call
+            return PeerContender(kernel, self.runner, self.workers).prepare(inputs, stack)
         runner = stack.enter_context(make_runner(self.runner, self.workers))
-        chunks = None if self.variant == "openmp" else kernel.split(inputs, runner.n_chunks())
-        return lambda: runner.run(kernel, self.variant, inputs, chunks, check=False).value
+        return KernelOnRunner(kernel, self.variant, runner).prepare(inputs)
 
 
 def contenders(kernel: str, workers: int | None = None) -> list[Contender]:

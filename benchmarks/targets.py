@@ -2,8 +2,9 @@
 
     python benchmarks/targets.py [--repeat 7] [--json FILE]
 
-Every figure is a ratio of two timings taken here, interleaved (A, B, A, B, ...) so that a
-change in machine load hits both sides; each side's time is its best of ``--repeat`` runs.
+Every figure is a ratio of two timings taken here by the harness (``gilfree.harness``): the
+contenders in interleaved rounds, so that a change in machine load hits both sides, and the
+ratio of their best runs, with the spread of the round-by-round ratios printed beside it.
 Needs the ``bench`` extra (numba, joblib, threadpoolctl). Not part of CI: it needs a quiet
 machine, and its verdicts are about this machine.
 """
@@ -26,10 +27,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gilfree import peers
+from gilfree.harness import Ratio, Series, calls, dispatch_cost, interleave, ratio, runs_inline
 from gilfree.info import cores
 from gilfree.kernels import REGISTRY
 from gilfree.runners import make_runner
-from gilfree.runners.threads import SERIAL_THRESHOLD_S
 
 COMPUTE_BOUND = ("mandelbrot", "integrate", "pairwise", "primes")
 
@@ -41,17 +42,24 @@ class Check:
     target: str
     passed: bool
     detail: str = ""
+    #: the round-by-round ratios' [lowest, highest], in the figure's own terms
+    spread: tuple[float, float] | None = None
 
 
-def best_of(calls: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Each callable's best time, the callables interleaved run by run."""
-    best = dict.fromkeys(calls, float("inf"))
-    for _ in range(repeat):
-        for name, call in calls.items():
-            t0 = time.perf_counter()
-            call()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
+def timed(funcs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, Series]:
+    """Each callable's series, the callables in interleaved rounds after one warm-up each."""
+    return interleave(calls(funcs), repeat, warmup=1, check=False)
+
+
+def best(series: dict[str, Series]) -> dict[str, float]:
+    return {name: s.best_wall_s for name, s in series.items()}
+
+
+def scaled(r: Ratio, factor: float = 1.0, invert: bool = False) -> tuple[float, tuple[float, float]]:
+    """A ratio's value and spread, divided by ``factor`` (efficiency) or inverted (a time ratio)."""
+    if invert:
+        return 1 / r.value, (1 / r.high, 1 / r.low)
+    return r.value / factor, (r.low / factor, r.high / factor)
 
 
 def efficiency_and_openmp(workers: int, repeat: int) -> list[Check]:
@@ -61,14 +69,15 @@ def efficiency_and_openmp(workers: int, repeat: int) -> list[Check]:
             k = REGISTRY[name]
             inputs = k.make_inputs("default")
             chunks = k.split(inputs, workers)
-            calls = {
+            funcs = {
                 "serial": lambda: serial.run(k, "nogil", inputs, check=False),
                 "threads": lambda: threads.run(k, "nogil", inputs, chunks, check=False),
             }
             if "openmp" in k.variants:
-                calls["openmp"] = lambda: k.openmp(*inputs.whole(), num_threads=workers)
-            t = best_of(calls, repeat)
-            eff = t["serial"] / t["threads"] / workers
+                funcs["openmp"] = lambda: k.openmp(*inputs.whole(), num_threads=workers)
+            series = timed(funcs, repeat)
+            t = best(series)
+            eff, spread = scaled(ratio(series["serial"], series["threads"]), workers)
             checks.append(
                 Check(
                     f"efficiency nogil+threads x{workers} {name}",
@@ -76,17 +85,19 @@ def efficiency_and_openmp(workers: int, repeat: int) -> list[Check]:
                     ">= 0.97",
                     eff >= 0.97,
                     f"serial {t['serial'] * 1e3:.1f} ms, threads {t['threads'] * 1e3:.1f} ms",
+                    spread,
                 )
             )
             if "openmp" in t:
-                ratio = t["threads"] / t["openmp"]
+                value, spread = scaled(ratio(series["openmp"], series["threads"]), invert=True)
                 checks.append(
                     Check(
                         f"nogil+threads / openmp x{workers} {name}",
-                        ratio,
+                        value,
                         "<= 1.05",
-                        ratio <= 1.05,
+                        value <= 1.05,
                         f"openmp {t['openmp'] * 1e3:.1f} ms",
+                        spread,
                     )
                 )
     return checks
@@ -102,17 +113,18 @@ def against_numba(repeat: int) -> list[Check]:
         inputs = k.make_inputs("default")
         f = nk[name]["njit"]
         f(*inputs.whole())  # compile outside the timing
-        t = best_of(
-            {"gilfree": lambda: k.nogil(*inputs.whole()), "numba": lambda: f(*inputs.whole())}, repeat
-        )
-        ratio = t["gilfree"] / t["numba"]
+        whole = inputs.whole()
+        series = timed({"gilfree": lambda: k.nogil(*whole), "numba": lambda: f(*whole)}, repeat)
+        t = best(series)
+        value, spread = scaled(ratio(series["numba"], series["gilfree"]), invert=True)
         checks.append(
             Check(
                 f"nogil serial / numba njit {name}",
-                ratio,
+                value,
                 "<= 1.05",
-                ratio <= 1.05,
+                value <= 1.05,
                 f"gilfree {t['gilfree'] * 1e3:.1f} ms, numba {t['numba'] * 1e3:.1f} ms",
+                spread,
             )
         )
     return checks
@@ -129,18 +141,18 @@ def bandwidth(workers: int, repeat: int) -> list[Check]:
     with make_runner("threads", workers) as threads, threadpool_limits(workers):
         chunks = k.split(inputs, workers)
         for _ in range(3):
-            g = best_of({"gilfree": lambda: threads.run(k, "nogil", inputs, chunks, check=False)}, repeat)
-            b = best_of({"blas": lambda: x @ x}, repeat)
+            g = best(timed({"gilfree": lambda: threads.run(k, "nogil", inputs, chunks, check=False)}, repeat))
+            b = best(timed({"blas": lambda: x @ x}, repeat))
             time.sleep(0.5)
             t = {"gilfree": min(t["gilfree"], g["gilfree"]), "blas": min(t["blas"], b["blas"])}
     gbs = {key: x.nbytes / v / 1e9 for key, v in t.items()}
-    ratio = gbs["gilfree"] / gbs["blas"]
+    share = gbs["gilfree"] / gbs["blas"]
     return [
         Check(
             f"sum_squares 1e8 read bandwidth vs a @ a, x{workers}",
-            ratio,
+            share,
             ">= 0.90",
-            ratio >= 0.90,
+            share >= 0.90,
             f"gilfree {gbs['gilfree']:.1f} GB/s, OpenBLAS ddot {gbs['blas']:.1f} GB/s",
         )
     ]
@@ -153,8 +165,7 @@ def dispatch(workers: int, repeat: int) -> list[Check]:
     checks = []
     with make_runner("threads", workers) as threads, make_runner("serial") as serial:
         batch = [()] * 2000
-        threads.map(noop, batch)
-        per_chunk = min(best_of({"b": lambda: threads.map(noop, batch)}, repeat).values()) / len(batch)
+        per_chunk = best(timed({"b": lambda: threads.map(noop, batch)}, repeat))["b"] / len(batch)
         checks.append(
             Check(
                 "thread dispatch per chunk (warm, batched)", per_chunk * 1e6, "<= 15 us", per_chunk <= 15e-6
@@ -164,16 +175,16 @@ def dispatch(workers: int, repeat: int) -> list[Check]:
         detail = []
         for name, k in REGISTRY.items():
             inputs = k.make_inputs("tiny")
-            if k.estimate_s(inputs) >= SERIAL_THRESHOLD_S:
+            if not runs_inline(k.estimate_s(inputs), dispatch_cost(threads, threads.n_chunks())):
                 continue
-            t = best_of(
+            series = timed(
                 {
                     "serial": lambda: serial.run(k, "nogil", inputs, check=False),
                     "threads": lambda: threads.run(k, "nogil", inputs, check=False),
                 },
                 repeat * 20,
             )
-            speed = t["serial"] / t["threads"]
+            speed = ratio(series["serial"], series["threads"]).value
             worst = max(worst, 1 / speed)
             detail.append(f"{name} {speed:.2f}x")
         checks.append(
@@ -200,21 +211,23 @@ def against_joblib(workers: int, repeat: int) -> list[Check]:
             inputs = k.make_inputs("default")
             chunks = k.split(inputs, workers)
             joblib = peers.get("joblib-threads").build(k, inputs, workers, stack)
-            t = best_of(
+            series = timed(
                 {
                     "gilfree": lambda: k.combine([o.value for o in threads.map(k.nogil, chunks)]),
                     "joblib": joblib,
                 },
                 repeat,
             )
-            ratio = t["gilfree"] / t["joblib"]
+            t = best(series)
+            value, spread = scaled(ratio(series["joblib"], series["gilfree"]), invert=True)
             checks.append(
                 Check(
                     f"threads runner / joblib threads {name}",
-                    ratio,
+                    value,
                     "<= 1.00",
-                    ratio <= 1.0,
+                    value <= 1.0,
                     f"gilfree {t['gilfree'] * 1e3:.2f} ms, joblib {t['joblib'] * 1e3:.2f} ms",
+                    spread,
                 )
             )
     return checks
@@ -222,7 +235,7 @@ def against_joblib(workers: int, repeat: int) -> list[Check]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="best of this many runs per side")
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds (best of each side)")
     parser.add_argument("--workers", type=int, default=min(2, cores()))
     parser.add_argument("--json", metavar="FILE", help="write the checks as JSON")
     args = parser.parse_args(argv)
@@ -238,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         for c in step():
             checks.append(c)
             mark = "PASS" if c.passed else "MISS"
-            print(f"{mark}  {c.name:48s} {c.figure:8.3f}  target {c.target:9s} {c.detail}", flush=True)
+            spread = f"[{c.spread[0]:.3f}-{c.spread[1]:.3f}]" if c.spread else ""
+            print(
+                f"{mark}  {c.name:48s} {c.figure:8.3f} {spread:15s} target {c.target:9s} {c.detail}",
+                flush=True,
+            )
     missed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(missed)} of {len(checks)} targets met on {cores()} cores")
     if args.json:

@@ -25,9 +25,10 @@ from gilfree.runners.serial import SerialRunner
 pytestmark = pytest.mark.thread_unsafe(reason="runs process pools and a heartbeat, and times runs")
 
 CELL_KEYS = (
-    "kernel", "variant", "runner", "workers", "size", "matched", "wall_s", "cpu_s", "wall_runs_s",
-    "cpu_runs_s", "startup_s", "speedup", "efficiency", "gil", "n_chunks", "schedule",
-    "serial_fallback", "start_method", "transport", "error", "interpreter",
+    "kind", "kernel", "variant", "runner", "options", "workers", "size", "matched", "wall_s",
+    "cpu_s", "wall_runs_s", "cpu_runs_s", "baseline_runs_s", "startup_s", "speedup",
+    "speedup_range", "efficiency", "flags", "gil", "n_chunks", "schedule", "serial_fallback",
+    "start_method", "transport", "error", "interpreter",
 )  # fmt: skip
 GIL_KEYS = (
     "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
@@ -62,21 +63,23 @@ def default_run(tmp_path_factory):
     before it is saved."""
     out = tmp_path_factory.mktemp("compare")
     panels: list[int] = []
-    original = report.figure
+    from gilfree.report import plot
+
+    original = plot.figure
 
     def spy(comparison):
         fig = original(comparison)
         panels.append(len(fig.axes))
         return fig
 
-    report.figure = spy
+    plot.figure = spy
     argv = ["compare", "--size", "tiny", "--json", str(out / "c.json"), "--csv", str(out / "c.csv")]
     if _has_matplotlib():
         argv += ["--plot", str(out / "c.png")]
     try:
         rc = main([*argv, "--no-progress"])
     finally:
-        report.figure = original
+        plot.figure = original
     return {"rc": rc, "dir": out, "panels": panels}
 
 
@@ -99,8 +102,16 @@ def test_default_matrix_json_has_every_cell_matched(default_run):
         "cells",
     }
     cells = doc["cells"]
-    assert set(cells[0]) == set(CELL_KEYS)  # as the schema in gilfree.report's docstring says
+    assert set(cells[0]) == set(CELL_KEYS)
     assert set(cells[0]["gil"]) == set(GIL_KEYS)
+    # What is written is what gilfree.comparison.FIELDS documents, and nothing else.
+    from gilfree.comparison import FIELDS
+
+    assert set(doc) == set(FIELDS[""])
+    assert set(doc["settings"]) <= set(FIELDS["settings"])
+    assert set(FIELDS["settings"]) - set(doc["settings"]) == {"pythons"}  # compare --python only
+    assert set(cells[0]) == set(FIELDS["cells[]"])
+    assert set(cells[0]["gil"]) == set(FIELDS["cells[].gil"])
     got = {(c["kernel"], c["variant"], c["runner"], c["workers"], c["size"]) for c in cells}
     assert got == expected_default_cells()
     assert len(cells) == len(got)
@@ -150,9 +161,13 @@ def test_speedup_and_efficiency_come_from_the_serial_cell():
     )
     by = {(c.runner, c.workers): c for c in result.cells}
     assert set(by) == {("serial", 1), ("threads", 1), ("threads", 2)}  # serial: always, the baseline
-    base = by["serial", 1]
+    assert by["serial", 1].speedup == 1.0 and by["serial", 1].baseline_runs_s is None
     for c in result.cells:
-        assert c.speedup == pytest.approx(base.wall_s / c.wall_s)
+        if c.runner != "serial":  # measured in rounds interleaved with the baseline's own runs
+            assert len(c.baseline_runs_s) == len(c.wall_runs_s) == 2
+            assert c.speedup == pytest.approx(min(c.baseline_runs_s) / min(c.wall_runs_s))
+            paired = [b / w for b, w in zip(c.baseline_runs_s, c.wall_runs_s, strict=True)]
+            assert c.speedup_range == pytest.approx([min(paired), max(paired)])
         assert c.efficiency == pytest.approx(c.speedup / c.workers)
         assert c.wall_s == statistics.median(c.wall_runs_s) and len(c.wall_runs_s) == 2
     assert result.all_matched
@@ -179,7 +194,7 @@ def test_a_failing_cell_is_recorded_and_the_rest_still_run(monkeypatch, capsys):
     class Broken(SerialRunner):
         name = "broken"
 
-        def map(self, func, chunks, *, timeout=None, cancel=None):
+        def map(self, func, chunks, *, timeout=None, cancel=None, outputs=()):
             raise RuntimeError("this runner always fails")
 
     monkeypatch.setitem(registry._CLASSES, "broken", Broken)
@@ -291,10 +306,10 @@ def test_peers_rows_are_checked_and_measured_against_nogil_serial():
     )
     rows = [c for c in result.cells if c.variant == compare.PEER]
     assert {c.runner for c in rows} >= {"numpy"}
-    base = next(c for c in result.cells if (c.variant, c.runner, c.workers) == ("nogil", "serial", 1))
-    for c in rows:
+    for c in rows:  # each measured in rounds interleaved with gilfree's nogil serial
         assert c.matched, c
-        assert c.speedup == pytest.approx(base.wall_s / c.wall_s)
+        assert c.kind == "peer"
+        assert c.speedup == pytest.approx(min(c.baseline_runs_s) / min(c.wall_runs_s))
 
 
 def test_layouts_add_dask_cells_per_layout():
@@ -302,7 +317,10 @@ def test_layouts_add_dask_cells_per_layout():
     p = compare.plan(
         kernels=["integrate"], variants=["nogil"], runners=["serial"], size="tiny", layouts=[(1, 2), (2, 1)]
     )
-    assert {(c.runner, c.workers) for c in p.cells} == {("serial", 1), ("dask-1x2", 2), ("dask-2x1", 2)}
+    got = {(c.runner, c.workers, c.options) for c in p.cells}
+    layout = (("n_workers", 1), ("threads_per_worker", 2)), (("n_workers", 2), ("threads_per_worker", 1))
+    assert got == {("serial", 1, ()), ("dask", 2, layout[0]), ("dask", 2, layout[1])}
+    assert {c.label for c in p.cells} == {"serial", "dask 1x2", "dask 2x1"}
     with pytest.raises(ValueError, match="threads must be >= 1"):
         compare.plan(layouts=[(1, 0)])
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import gilfree
+from gilfree.harness import dispatch_cost, runs_inline
 from gilfree.runners import make_runner, resolve_workers
-from gilfree.runners.threads import SERIAL_THRESHOLD_S
 
 
 def test_resolve_workers_follows_joblib():
@@ -44,9 +44,32 @@ def test_run_matches_reference(kernel, runner, schedule):
 
 def test_threads_fall_back_to_serial_below_the_threshold(kernel):
     inputs = kernel.make_inputs("tiny")
-    result = gilfree.run(kernel, "nogil", "threads", 2, inputs=inputs)
-    assert result.serial_fallback == (kernel.estimate_s(inputs) < SERIAL_THRESHOLD_S)
+    with make_runner("threads", 2) as r:
+        result = r.run(kernel, "nogil", inputs)
+        cost = dispatch_cost(r, 2)
+    assert result.serial_fallback == runs_inline(kernel.estimate_s(inputs), cost)
     assert result.matched
+
+
+def test_the_serial_fallback_weighs_work_against_the_measured_dispatch_cost():
+    assert runs_inline(0.0001, 50e-6)  # 0.1 ms of work, 50 us to dispatch: not worth it
+    assert not runs_inline(0.1, 50e-6)
+    assert runs_inline(0.01, 5e-3)  # a slow pool (5 ms a map) needs far more work
+
+
+def test_the_dispatch_cost_is_measured_and_kept_per_runner():
+    with make_runner("threads", 2) as r:
+        first = dispatch_cost(r, 2)
+        assert 0 < first < 0.05
+        assert dispatch_cost(r, 2) == first  # measured once
+
+
+def test_resolve_workers_refuses_absurd_counts():
+    from gilfree.info import worker_limit
+
+    assert resolve_workers(worker_limit(), 4) == worker_limit()
+    with pytest.raises(ValueError, match="workers=100000 is more than"):
+        resolve_workers(100000, 4)
 
 
 @pytest.mark.thread_unsafe(reason="counts the process's threads: copies run at once start pools of their own")

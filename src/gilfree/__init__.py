@@ -1,8 +1,8 @@
 """gilfree: parallel CPU compute in Python threads by releasing the GIL, measured side by side."""
 
 from gilfree.api import run
+from gilfree.harness import Result
 from gilfree.kernels import Cancelled, CancelToken, Kernel, build_info, names
-from gilfree.runners import Result
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,6 @@ with thresholds that are named constants in the claim's module.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,23 +102,8 @@ class ClaimResult:
 # -- small measuring helpers shared by the claims ---------------------------------------------
 
 
-def timed(func: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
-    """Wall seconds of one call."""
-    t0 = time.perf_counter()
-    func(*args, **kwargs)
-    return time.perf_counter() - t0
-
-
-def best_of(repeat: int, func: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
-    """The fastest of ``repeat`` calls.
-
-    Why the minimum: noise from other processes only ever adds time, so on a shared machine
-    the fastest run is the closest to what the code itself costs.
-    """
-    return min(timed(func, *args, **kwargs) for _ in range(max(1, repeat)))
-
-
 def median(values: list[float]) -> float:
+    """The median of figures already measured (timing itself is ``gilfree.harness``'s)."""
     return statistics.median(values) if values else float("nan")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from gilfree.claims._core import (
     ratio,
 )
 from gilfree.claims._procs import available_methods, no_leftovers
+from gilfree.harness import median_of
 
 MB = 1 << 20
 
@@ -63,12 +63,8 @@ def _process_start_join(ctx: Any) -> None:
 
 
 def _median_ms(repeat: int, func: Callable[..., Any], *args: Any) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func(*args)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    """A start-up cost as a user meets it: the median (``gilfree.harness.timing`` says why)."""
+    return median_of(repeat, func, *args) * 1e3
 
 
 @contextlib.contextmanager

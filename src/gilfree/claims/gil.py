@@ -8,7 +8,7 @@ import multiprocessing as mp
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +26,9 @@ from gilfree.claims._core import (
     fmt_ms,
     fmt_x,
     median,
-    timed,
 )
 from gilfree.claims._procs import default_method, free_core_share, no_leftovers
+from gilfree.harness import KernelOnRunner, Prepared, calls, interleave
 from gilfree.info import cores, gil_status
 from gilfree.kernels import REGISTRY, Inputs, Kernel
 from gilfree.runners import Runner, make_runner
@@ -88,28 +88,18 @@ class _Timing:
     wall_s: float
 
 
-def _best_in_turns(repeat: int, *runs: Callable[[], _Timing]) -> list[_Timing]:
-    """The fastest of ``repeat`` runs of each, taken in turns.
+def _best_in_turns(repeat: int, *runs: Prepared) -> list[_Timing]:
+    """The fastest of ``repeat`` runs of each, in interleaved rounds (``gilfree.harness``).
 
-    Why in turns (ABAB, not AABB): load from other processes comes and goes, and a ratio of
-    two figures is fair only if both saw the same machine. Why the best: noise only adds time.
+    Why in rounds and why the best: see :mod:`gilfree.harness.timing`, which says it once.
     """
-    best: list[_Timing | None] = [None] * len(runs)
-    for _ in range(max(1, repeat)):
-        for i, run in enumerate(runs):
-            t = run()
-            if best[i] is None or t.wall_s < best[i].wall_s:  # type: ignore[union-attr]
-                best[i] = t
-    return best  # type: ignore[return-value]
+    series = interleave({str(i): p for i, p in enumerate(runs)}, max(1, repeat), warmup=0, check=False)
+    return [_Timing(series[str(i)].best_wall_s) for i in range(len(runs))]
 
 
-def _kernel_run(runner: Runner, kernel: Kernel, variant: str, inputs: Inputs) -> Callable[[], _Timing]:
+def _kernel_run(runner: Runner, kernel: Kernel, variant: str, inputs: Inputs) -> Prepared:
     """A run of the kernel on a started runner (its pool's start-up is not in the time)."""
-
-    def run() -> _Timing:
-        return _Timing(runner.run(kernel, variant, inputs, check=False).wall_s)
-
-    return run
+    return KernelOnRunner(kernel, variant, runner).prepare(inputs)
 
 
 @contextlib.contextmanager
@@ -145,7 +135,7 @@ def measure_one_thread(quick: bool) -> Figures:
             repeat,
             _kernel_run(one, k, "python", py),
             _kernel_run(two, k, "python", py),
-            lambda: _Timing(timed(pool.starmap, _reference.integrate, py_chunks, chunksize=1)),
+            calls({"pool": lambda: pool.starmap(_reference.integrate, py_chunks, chunksize=1)})["pool"],
             _kernel_run(one, k, "gil", kin),
             _kernel_run(two, k, "gil", kin),
             _kernel_run(one, k, "nogil", kin),

@@ -13,26 +13,13 @@ class UsageError(Exception):
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from gilfree import info
+    from gilfree import info, report
 
     facts = info.collect()
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="gilfree info", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    for key, value in facts.items():
-        if key == "build":  # build and gil_enabled read as one line: "free-threaded, GIL off now"
-            table.add_row("GIL", info.describe_gil(facts))
-        elif key not in ("kernels", "gil_enabled"):
-            table.add_row(key, str(value))
-    for name, variants in facts["kernels"].items():
-        table.add_row(f"kernel {name}", ", ".join(variants))
-    Console().print(table)
+    report.print_info(facts)
     return 0
 
 
@@ -112,7 +99,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         report.write_output(args.plot, report.to_png(result))
     report.print_table(result, stderr=bool(to_stdout))
     if args.python:
-        from gilfree.interpreters import slowdowns
+        from gilfree.pythons import slowdowns
 
         out = sys.stderr if to_stdout else sys.stdout
         for interp, kernel, variant, ratio in slowdowns(result):
@@ -123,16 +110,40 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_interpreters(args: argparse.Namespace):
     """``--python PATH ...``: the matrix under each interpreter, in its own subprocess, merged."""
-    from gilfree import interpreters
+    from gilfree import pythons
 
     def say(msg: str) -> None:
         if not args.no_progress:
             print(msg, file=sys.stderr, flush=True)
 
     try:
-        return interpreters.run_all(args.python, interpreters.forward_args(args), say)
-    except interpreters.InterpreterError as exc:
+        return pythons.run_all(args.python, _forward_compare_args(args), say)
+    except pythons.InterpreterError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _forward_compare_args(args: argparse.Namespace) -> list[str]:
+    """The ``gilfree compare`` options to hand each interpreter (not the outputs, not --python)."""
+    out: list[str] = []
+    for flag, value in (
+        ("--kernels", args.kernels),
+        ("--variants", args.variants),
+        ("--runners", args.runners),
+    ):
+        if value:
+            out += [flag, *value]
+    for flag, value in (
+        ("--workers", args.workers),
+        ("--size", args.size),
+        ("--repeat", args.repeat),
+        ("--layouts", args.layouts),
+        ("--scheduler", args.scheduler),
+    ):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.peers:
+        out.append("--peers")
+    return out
 
 
 def _add_compare_parser(sub) -> None:
@@ -221,33 +232,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from gilfree import report
 
-    colour = {"releases": "green", "holds": "red", "holds in slices": "yellow"}[result.verdict.label]
-    console = Console()
-    console.print(f"[bold]{args.target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
-    console.print(result.verdict.reason)
-    t = Table(show_header=True)
-    t.add_column("figure")
-    t.add_column("during the calls", justify="right")
-    t.add_column("idle", justify="right")
-    h, i = result.hold, result.idle
-    t.add_row("heartbeat ticks", str(h.ticks), str(i.ticks))
-    t.add_row("measured for (s)", f"{h.duration_s:.3f}", f"{i.duration_s:.3f}")
-    for name in ("p50_ms", "p75_ms", "p99_ms", "max_ms"):
-        t.add_row(f"lateness {name[:-3]} (ms)", f"{getattr(h, name):.2f}", f"{getattr(i, name):.2f}")
-    t.add_row("blocked fraction", f"{h.blocked_fraction:.2f}", f"{i.blocked_fraction:.2f}")
-    if h.cpu_wait_fraction is not None and i.cpu_wait_fraction is not None:
-        t.add_row("CPU wait fraction", f"{h.cpu_wait_fraction:.2f}", f"{i.cpu_wait_fraction:.2f}")
-        t.add_row("GIL wait p75 (ms)", f"{h.gil_wait_p75_ms:.2f}", f"{i.gil_wait_p75_ms:.2f}")
-        t.add_row("GIL wait max (ms)", f"{h.gil_wait_max_ms:.2f}", f"{i.gil_wait_max_ms:.2f}")
-    console.print(t)
-    console.print(
-        f"{result.calls} call(s), {result.per_call_s * 1e3:.3g} ms each; switch interval "
-        f"{result.switch_interval_s * 1e3:g} ms" + ("" if result.gil_enabled else "; the GIL is off"),
-        style="dim",
-    )
+    report.print_probe(result, args.target)
     return 0
 
 
@@ -315,8 +302,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.size not in SIZES:
         raise UsageError(f"unknown size {args.size!r}; expected one of {', '.join(SIZES)}")
     workers = _run_workers(args.workers)
-    if workers is None and args.runner == "serial":
-        workers = 1
     options: dict = {"schedule": args.schedule}
     for flag, key in (("--start-method", "start_method"), ("--transport", "transport")):
         value = getattr(args, key)
@@ -332,9 +317,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runner = make_runner(args.runner, workers, **options)
     except (TypeError, ValueError, ImportError) as exc:
         raise UsageError(str(exc)) from None
+    from gilfree.harness import run_kernel
+
     try:
         with runner:
-            result = runner.run(kernel, args.variant, size=args.size, timeout=args.timeout)
+            result = run_kernel(runner, kernel, args.variant, size=args.size, timeout=args.timeout)
     except (TimeoutError, WorkerCrashed, ConnectionError) as exc:
         print(f"gilfree run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -346,40 +333,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         facts.pop("kernels", None)
         print(json.dumps({"result": result.to_dict(), "machine": facts}, indent=2, default=str))
         return 0 if result.matched is not False else 1
-    from rich.console import Console
-    from rich.table import Table
+    from gilfree import report
 
-    def ms(seconds: float | None) -> str:
-        return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
-
-    table = Table(title=f"gilfree run {result.kernel} ({result.size})", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    value = result.value
-    if hasattr(value, "shape"):
-        shown = f"array {value.shape} {value.dtype}, sum {value.sum()}"
-    else:
-        shown = repr(value)
-    rows = [
-        ("variant", result.variant),
-        ("runner", result.runner),
-        ("workers", str(result.workers)),
-        ("schedule", result.schedule + (" (ran serially: too little work)" * result.serial_fallback)),
-    ]
-    if result.start_method is not None:
-        rows += [("start method", result.start_method), ("transport", result.transport or "-")]
-    check = {True: "[green]matches the reference[/]", False: "[red]DOES NOT match the reference[/]"}
-    rows += [
-        ("value", shown),
-        ("check", check.get(result.matched, "not checked")),
-        ("wall", ms(result.wall_s)),
-        ("CPU", ms(result.cpu_s) + (f" ({result.cpu_s / result.wall_s:.2f} cores)" if result.wall_s else "")),
-        ("start-up", ms(result.startup_s) + " (not in wall)"),
-        (f"chunks ({result.n_chunks})", ", ".join(ms(s) for s in result.chunk_s)),
-    ]
-    for what, text in rows:
-        table.add_row(what, text)
-    Console().print(table)
+    report.print_run(result)
     return 0 if result.matched is not False else 1
 
 
@@ -443,35 +399,9 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     if args.markdown:
         print(claims.markdown_table(results))
         return 0
-    from rich.markup import escape
-    from rich.table import Table
+    from gilfree import report
 
-    colour = {
-        claims.HOLDS: "green",
-        claims.FAILS: "red",
-        claims.ONLY_IF: "yellow",
-        claims.INCONCLUSIVE: "magenta",
-        claims.NOT_MEASURED: "dim",
-    }
-    table = Table(title=f"gilfree claims ({mode}), measured here", show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("claim")
-    table.add_column("measured here")
-    table.add_column("verdict: why")
-    for r in results:
-        style = colour[r.verdict.kind]
-        table.add_row(
-            str(r.claim.number),
-            escape(r.claim.text),
-            escape(r.headline),
-            f"[{style}]{escape(r.verdict.label)}[/]: {escape(r.verdict.why)}",
-        )
-    console = Console()
-    console.print(table)
-    for r in results:
-        if r.error:
-            console.print(f"[red]claim {r.claim.number}: the measurement failed[/]")
-            console.print(r.error, markup=False, highlight=False)
+    report.print_claims(results, mode)
     return 0
 
 

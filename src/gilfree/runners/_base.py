@@ -1,9 +1,10 @@
-"""The protocol every runner follows, the worker-count rules, and the Result of a run.
+"""The protocol every runner follows, and the worker-count rules.
 
-Runners know nothing about kernels beyond "a picklable callable and its chunk arguments":
-``map(func, chunks)`` calls ``func(*chunk, cancel=token)`` for each chunk and returns the
-outcomes in order. ``run(kernel, variant, inputs)`` adds the kernel's split, combine and
-reference check around ``map``, and times it.
+Runners are executors: a life cycle (``start``, ``close``, a context manager) and one
+``map(func, chunks, *, timeout, cancel, outputs)`` that calls ``func(*chunk, cancel=token)``
+for each chunk and returns the outcomes in order. They know nothing of kernels, and nothing
+here imports ``gilfree.kernels``: splitting, combining, checking, timing, the serial fallback
+and the ``openmp`` case are the harness's (:mod:`gilfree.harness`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gilfree._checks import integer
-from gilfree.info import cores
-from gilfree.kernels import CancelToken, Inputs, Kernel, get
+from gilfree.info import cores, worker_limit
 
 SCHEDULES = ("static", "dynamic")
 #: chunks per worker under the dynamic schedule
@@ -29,7 +29,8 @@ def resolve_workers(workers: int | None, available: int | None = None) -> int:
     """Worker counts as scikit-learn and joblib read them.
 
     ``None`` means every core this process may use; a negative count ``-k`` means all but
-    ``k - 1`` of them (``-1`` = all, ``-2`` = all but one); ``0`` is an error.
+    ``k - 1`` of them (``-1`` = all, ``-2`` = all but one); ``0`` is an error, and so is a count
+    above :func:`gilfree.info.worker_limit` (a typo that would exhaust the system).
     """
     n = cores() if available is None else available
     if workers is None:
@@ -41,12 +42,33 @@ def resolve_workers(workers: int | None, available: int | None = None) -> int:
         if n + 1 + w < 1:
             raise ValueError(f"workers={w} leaves no worker on {n} cores")
         return n + 1 + w
+    limit = worker_limit()
+    if w > limit:
+        raise ValueError(
+            f"workers={w} is more than gilfree starts on {n} cores (at most {limit}: "
+            "64 per core, at least 256)"
+        )
     return w
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``timeout`` as every runner takes it: ``None``, or a finite number of seconds above 0."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+    if not (0 < timeout < float("inf")):
+        raise ValueError(f"timeout must be > 0 seconds and finite, or None; got {timeout!r}")
+    return float(timeout)
 
 
 @dataclass
 class ChunkOutcome:
-    """What one chunk gave back, timed where it ran."""
+    """What one chunk gave back, timed where it ran.
+
+    The one clock a runner reads: only the thread or process that ran a chunk can say how long
+    it took and what CPU it used. Runs are timed by the harness, never here.
+    """
 
     value: Any
     wall_s: float
@@ -109,52 +131,18 @@ def format_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-@dataclass
-class Result:
-    """One run: the value, whether it matched the reference, and how long it took."""
-
-    kernel: str
-    variant: str
-    runner: str
-    workers: int
-    value: Any
-    matched: bool | None
-    wall_s: float
-    cpu_s: float
-    chunk_s: list[float]
-    schedule: str = "static"
-    serial_fallback: bool = False
-    start_method: str | None = None
-    transport: str | None = None
-    startup_s: float | None = None
-    size: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_chunks(self) -> int:
-        return len(self.chunk_s)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        v = d["value"]
-        d["value"] = v.tolist() if hasattr(v, "tolist") else v
-        d["n_chunks"] = self.n_chunks
-        return d
-
-
 class Runner(abc.ABC):
     """A pool of workers, created once, reused across runs, and released on exit.
 
-    Subclasses declare what they can do with ``uses_threads`` (workers share this
-    interpreter), ``shares_memory`` (chunks reach workers without copies) and
-    ``uses_outputs`` (``map`` takes ``outputs=``; ``run`` passes a kernel's outputs only to
-    such runners, so a runner written without it still works).
+    Subclasses declare what they can do, as joblib's backends do: ``uses_threads`` (workers
+    share this interpreter and its memory, so the caller's CPU clock sees their work and a
+    call may run in the calling thread instead), ``shares_memory`` (chunks reach workers
+    without copies).
     """
 
     name: ClassVar[str]
     uses_threads: ClassVar[bool]
     shares_memory: ClassVar[bool]
-    uses_outputs: ClassVar[bool] = False
 
     def __init__(self, workers: int | None = None, *, schedule: str = "static") -> None:
         self.workers = resolve_workers(workers)
@@ -217,83 +205,27 @@ class Runner(abc.ABC):
 
         An exception in a chunk is raised here with the chunk's index noted on it; the
         other chunks are cancelled. Past ``timeout`` seconds the work is stopped and
-        ``TimeoutError`` is raised. ``outputs`` (a kernel's ``outputs``; only runners with
-        ``uses_outputs`` take it) names argument positions that chunks only write, row by
-        row, and never read: a runner that copies data elsewhere may skip sending them.
+        ``TimeoutError`` is raised. ``outputs`` names argument positions that chunks only
+        write, row by row, and never read: a runner that copies data elsewhere may skip
+        sending them; the others ignore it.
         """
 
     def n_chunks(self) -> int:
-        """How many chunks ``run`` cuts when none are given: one per worker, or more if dynamic."""
+        """How many chunks a run is cut into when none are given: one per worker, or more if dynamic."""
         return self.workers * (DYNAMIC_CHUNKS_PER_WORKER if self.schedule == "dynamic" else 1)
 
-    def run(
-        self,
-        kernel: str | Kernel,
-        variant: str = "nogil",
-        inputs: Inputs | None = None,
-        chunks: Sequence[Sequence[Any]] | None = None,
-        *,
-        size: str = "default",
-        timeout: float | None = None,
-        check: bool = True,
-    ) -> Result:
-        """Split, map, combine and check one kernel; the pool's start-up is not in ``wall_s``."""
-        k = get(kernel)
-        func = k.variant(variant)
-        if inputs is None:
-            inputs = k.make_inputs(size)
-        self.start()
-        fallback = False
-        if variant == "openmp":
-            outcomes, wall, cpu = self._run_openmp(func, inputs, chunks, timeout)
-        else:
-            outcomes, wall, cpu, fallback = self._timed_map(k, variant, inputs, func, chunks, timeout)
-        value = k.combine([o.value for o in outcomes])
-        return Result(
-            kernel=k.name,
-            variant=variant,
-            runner=self.name,
-            workers=self.workers,
-            value=value,
-            matched=k.check(inputs, value) if check else None,
-            wall_s=wall,
-            cpu_s=cpu,
-            chunk_s=[o.wall_s for o in outcomes],
-            schedule=self.schedule,
-            serial_fallback=fallback,
-            startup_s=self.startup_s,
-            size=inputs.size,
-            **self.describe(),
-        )
-
     def describe(self) -> dict[str, Any]:
-        """Runner-specific fields of a Result (start method, transport)."""
+        """Runner-specific facts for a run's record (start method, transport, layout)."""
         return {}
 
-    def _timed_map(self, kernel, variant, inputs, func, chunks, timeout):
-        """Split (unless chunks were given), then map and time; returns (outcomes, wall, cpu, fallback)."""
-        if chunks is None:
-            chunks = kernel.split(inputs, self.n_chunks())
-        w0, c0 = time.perf_counter(), time.process_time()
-        hints = {"outputs": kernel.outputs} if self.uses_outputs else {}
-        outcomes = self.map(func, chunks, timeout=timeout, cancel=CancelToken(), **hints)
-        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-        if not self.uses_threads:
-            cpu = sum(o.cpu_s for o in outcomes)  # the CPU was spent in other processes
-        return outcomes, wall, cpu, False
+    def run(
+        self, kernel: Any, variant: str = "nogil", inputs: Any = None, chunks: Any = None, **options: Any
+    ) -> Any:
+        """One kernel run on this pool: ``gilfree.harness.run_kernel(self, ...)``.
 
-    def _run_openmp(self, func, inputs, chunks, timeout):
-        """``openmp`` parallelises inside one call: run it here with ``workers`` OpenMP threads."""
-        if not self.uses_threads:
-            raise ValueError(
-                f"variant 'openmp' runs its own threads inside one call; use runner 'serial' or "
-                f"'threads' (workers = OpenMP threads), not {self.name!r}"
-            )
-        if chunks is not None:
-            raise ValueError("variant 'openmp' takes no chunks: it splits its range itself")
-        if timeout is not None:
-            raise ValueError("variant 'openmp' cannot be given a timeout: OpenMP regions run to the end")
-        w0, c0 = time.perf_counter(), time.process_time()
-        value = func(*inputs.whole(), num_threads=self.workers)
-        wall = time.perf_counter() - w0
-        return [ChunkOutcome(value, wall, 0.0)], wall, time.process_time() - c0
+        Kept so that ``with make_runner(...) as r: r.run("pairwise", "nogil")`` goes on working;
+        the splitting, timing and checking are the harness's, which this only calls.
+        """
+        from gilfree.harness import run_kernel
+
+        return run_kernel(self, kernel, variant, inputs, chunks, **options)

@@ -74,8 +74,8 @@ except ImportError as exc:  # the optional extra is missing
         'the dask runner needs dask.distributed, which is not installed: pip install "gilfree[dask]"'
     ) from exc
 
-from gilfree.kernels import Cancelled, CancelToken
-from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk
+from gilfree._cancel import Cancelled, CancelToken
+from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk, check_timeout
 from gilfree.runners.layouts import layouts, parse_layout, parse_layouts, resolve_layout
 from gilfree.runners.registry import register
 
@@ -333,7 +333,6 @@ class DaskRunner(Runner):
     name = "dask"
     uses_threads = False
     shares_memory = False
-    uses_outputs = True
 
     def __init__(
         self,
@@ -533,6 +532,7 @@ class DaskRunner(Runner):
         cancel: Any = None,
         outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
+        timeout = check_timeout(timeout)
         self.start()
         if not chunks:
             return []

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from gilfree.kernels import Cancelled, CancelToken
+from gilfree._cancel import Cancelled, CancelToken
 from gilfree.runners import _shm
 from gilfree.runners._base import (
     ChunkOutcome,
@@ -49,6 +49,7 @@ from gilfree.runners._base import (
     WorkerCrashed,
     attach_origin,
     call_chunk,
+    check_timeout,
     describe_exit,
     format_traceback,
 )
@@ -259,6 +260,7 @@ class ProcessRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
+        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         if not callable(func):
             raise TypeError(f"func must be callable, got {type(func).__name__}")
@@ -270,8 +272,7 @@ class ProcessRunner(Runner):
                 f"func must be picklable to run in worker processes (a module-level function), "
                 f"got {func!r}: {exc}"
             ) from None
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
+        timeout = check_timeout(timeout)
         with self._lock:  # one run at a time: the workers and their pipes are not shared
             return self._map(func, chunks, timeout, cancel)
 

@@ -38,5 +38,9 @@ def runner_class(name: str) -> type:
 
 
 def make_runner(name: str, workers: int | None = None, **options: Any):
-    """A runner instance by name (not started: use it as a context manager)."""
-    return runner_class(name)(workers, **options)
+    """A runner instance by name (not started: use it as a context manager).
+
+    ``workers=None`` is the runner's own default: every core, except ``serial``'s one worker.
+    """
+    cls = runner_class(name)
+    return cls(**options) if workers is None else cls(workers, **options)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gilfree.kernels import Cancelled, CancelToken
-from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk
+from gilfree._cancel import Cancelled, CancelToken
+from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk, check_timeout
 from gilfree.runners.registry import register
 
 
@@ -32,18 +33,18 @@ class SerialRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
+        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         return run_inline(func, chunks, timeout=timeout, cancel=cancel)
 
 
 def run_inline(func, chunks, *, timeout=None, cancel=None) -> list[ChunkOutcome]:
     """Chunks in the calling thread; a timeout is enforced between and (cooperatively) inside chunks."""
+    timeout = check_timeout(timeout)
     token = cancel if cancel is not None else CancelToken()
     deadline = None if timeout is None else time.perf_counter() + timeout
     timer = None
-    if deadline is not None:
-        import threading
-
+    if timeout is not None:
         timer = threading.Timer(timeout, token.cancel)
         timer.daemon = True
         timer.start()

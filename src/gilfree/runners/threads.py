@@ -1,10 +1,16 @@
 """A persistent pool of threads: chunks are views of the caller's arrays, nothing is copied.
 
-Speed-up comes only from kernels that release the GIL (``nogil``, ``openmp``); ``gil`` and
+Speed-up comes only from code that releases the GIL (``nogil``, ``openmp``); ``gil`` and
 ``python`` chunks run one at a time however many threads there are, which is the point
 the comparison makes. On a free-threaded build with the GIL off they run at once too.
 
 Shared state is locked, never left to the GIL: see ``_Batch``.
+
+A thread cannot be killed. On a timeout (or Ctrl-C) the runner sets the run's cancel token,
+which every gilfree kernel reads about once a millisecond, and gives running chunks
+``STOP_GRACE_S`` to stop. A chunk that ignores the token is left running in its thread:
+``map`` raises ``TimeoutError`` on time all the same, naming it, and the runner refuses new
+work (``RuntimeError``) until that chunk has finished; ``close()`` does not wait for it.
 """
 
 from __future__ import annotations
@@ -15,28 +21,28 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gilfree.kernels import Cancelled, CancelToken
-from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk
+from gilfree._cancel import Cancelled
+from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk, check_timeout
 from gilfree.runners.registry import register
-from gilfree.runners.serial import run_inline
 
-#: Below this much estimated work (seconds, one core) ``run`` does not dispatch at all.
-#: Why: handing a chunk to a warm worker and collecting it costs tens of microseconds
-#: (``benchmarks/dispatch.py`` measures it); at 0.5 ms of work that is under 10% even if the
-#: estimate is 2x too high, and below it a parallel run could lose to serial.
-SERIAL_THRESHOLD_S = 0.0005
+#: How long running chunks get to stop after their token is set (timeout, Ctrl-C). Why: gilfree's
+#: kernels read the token about once a millisecond, so they stop within a few; 0.2 s covers a
+#: busy machine, and beyond it a chunk is taken to ignore the token.
+STOP_GRACE_S = 0.2
+#: How long ``close()`` waits for a thread to finish (longer only for a stuck chunk, left behind).
+CLOSE_JOIN_S = 1.0
 
 
 class _Batch:
     """One ``map`` call: its chunks, their outcomes, and the count still to finish.
 
-    Worker threads share it, so ``errors`` and ``remaining`` are read and written only under
-    ``lock`` (with no GIL, nothing else orders them). ``outcomes[i]`` is written by the one
-    thread that runs chunk ``i`` and read by the caller after ``done`` is set, which happens
-    under the lock after every write: that gives the ordering without locking each store.
+    Worker threads share it, so ``errors``, ``running`` and ``remaining`` are read and written
+    only under ``lock`` (with no GIL, nothing else orders them). ``outcomes[i]`` is written by
+    the one thread that runs chunk ``i`` and read by the caller after ``done`` is set, which
+    happens under the lock after every write: that gives the ordering without locking each store.
     """
 
-    __slots__ = ("chunks", "done", "errors", "func", "lock", "outcomes", "remaining", "token")
+    __slots__ = ("chunks", "done", "errors", "func", "lock", "outcomes", "remaining", "running", "token")
 
     def __init__(self, func, chunks, token) -> None:
         self.func = func
@@ -44,6 +50,7 @@ class _Batch:
         self.token = token
         self.outcomes: list[ChunkOutcome | None] = [None] * len(chunks)
         self.errors: dict[int, BaseException] = {}
+        self.running: set[int] = set()
         self.remaining = len(chunks)
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -52,7 +59,9 @@ class _Batch:
         try:
             with self.lock:  # read under the lock, as it is written: no GIL to rely on
                 failed = bool(self.errors)
-            if failed:  # another chunk failed: skip the rest
+                if not failed:
+                    self.running.add(i)
+            if failed:  # another chunk failed, or the caller stopped the run: skip the rest
                 raise Cancelled("skipped after another chunk failed")
             self.outcomes[i] = call_chunk(self.func, self.chunks[i], self.token)
         except BaseException as exc:
@@ -62,14 +71,14 @@ class _Batch:
                 self.token.cancel()
         finally:
             with self.lock:
+                self.running.discard(i)
                 self.remaining -= 1
                 if self.remaining == 0:
                     self.done.set()
 
-
-def _wait_step(deadline: float | None) -> float:
-    """Wait in short steps, so Ctrl-C is seen at once and the deadline to the millisecond."""
-    return 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.perf_counter()))
+    def still_running(self) -> list[int]:
+        with self.lock:
+            return sorted(self.running)
 
 
 @register
@@ -82,18 +91,24 @@ class ThreadRunner(Runner):
 
     def _start(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"gilfree-thread-{i}", daemon=True)
-            for i in range(self.workers)
-        ]
-        for t in self._threads:
-            t.start()
+        self._threads: list[threading.Thread] = []
+        self._stuck: _Batch | None = None
+        try:
+            for i in range(self.workers):
+                t = threading.Thread(target=self._work, name=f"gilfree-thread-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        except BaseException:
+            self._close()  # a failed start stops the threads it made
+            raise
 
     def _close(self) -> None:
         for _ in self._threads:
             self._queue.put(None)
+        deadline = time.perf_counter() + CLOSE_JOIN_S
         for t in self._threads:
-            t.join()
+            t.join(max(0.0, deadline - time.perf_counter()))
+        # A thread still alive runs a chunk that ignored its token; it exits when that ends.
         self._threads = []
 
     def _work(self) -> None:
@@ -112,8 +127,19 @@ class ThreadRunner(Runner):
         *,
         timeout: float | None = None,
         cancel: Any = None,
+        outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
+        timeout = check_timeout(timeout)
         self.start()
+        stuck = self._stuck
+        if stuck is not None:
+            if not stuck.done.is_set():
+                raise RuntimeError(
+                    f"this threads runner is unusable until chunk(s) {stuck.still_running()} of an "
+                    "earlier run finish: they ignored their cancel token after a timeout (a thread "
+                    "cannot be killed); close it and use another runner"
+                )
+            self._stuck = None
         if not chunks:
             return []
         batch = _Batch(func, chunks, cancel)
@@ -126,8 +152,15 @@ class ThreadRunner(Runner):
                 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.perf_counter()))
             ):
                 if deadline is not None and time.perf_counter() >= deadline:
-                    self._stop(batch)
-                    raise TimeoutError(f"the run took longer than timeout={timeout} s")
+                    left = self._stop(batch)
+                    msg = f"the run took longer than timeout={timeout} s"
+                    if left:
+                        msg += (
+                            f"; chunk(s) {left} ignored the cancel token and are still running in "
+                            "their threads, which cannot be killed: this runner refuses new work "
+                            "until they finish"
+                        )
+                    raise TimeoutError(msg)
         except KeyboardInterrupt:
             self._stop(batch)
             raise
@@ -138,18 +171,13 @@ class ThreadRunner(Runner):
             raise attach_origin(real[i], i)
         return batch.outcomes  # type: ignore[return-value]
 
-    @staticmethod
-    def _stop(batch: _Batch) -> None:
-        """Ask running chunks to stop, and wait for them: threads cannot be killed."""
+    def _stop(self, batch: _Batch) -> list[int]:
+        """Ask running chunks to stop and give them ``STOP_GRACE_S``; the chunks still running."""
         with batch.lock:
             batch.errors.setdefault(-1, Cancelled("stopped by the caller"))
         if batch.token is not None:
             batch.token.cancel()
-        batch.done.wait()
-
-    def _timed_map(self, kernel, variant, inputs, func, chunks, timeout):
-        if kernel.estimate_s(inputs, variant) < SERIAL_THRESHOLD_S:
-            w0, c0 = time.perf_counter(), time.process_time()
-            outcomes = run_inline(func, [inputs.whole()], timeout=timeout, cancel=CancelToken())
-            return outcomes, time.perf_counter() - w0, time.process_time() - c0, True
-        return super()._timed_map(kernel, variant, inputs, func, chunks, timeout)
+        if batch.done.wait(STOP_GRACE_S):
+            return []
+        self._stuck = batch
+        return batch.still_running()

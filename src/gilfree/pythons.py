@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gilfree.compare import CellResult, Comparison
+from gilfree.comparison import Comparison, from_dict
 from gilfree.probe import GilHold
 
 #: Asks an interpreter for its facts; fails (non-zero) when gilfree is not installed there.
@@ -54,16 +54,6 @@ def label(facts: dict[str, Any]) -> str:
     return str(facts["python"])
 
 
-def _cell(d: dict[str, Any], interpreter: str) -> CellResult:
-    gil = d.pop("gil", None)
-    verdict = None
-    if gil is not None:
-        verdict = gil.pop("verdict", None)
-        gil = GilHold(**gil)
-    d["interpreter"] = interpreter
-    return CellResult(**d, gil=gil, gil_verdict=verdict)
-
-
 def run_all(
     pythons: Sequence[str],
     compare_args: Sequence[str],
@@ -90,14 +80,9 @@ def run_all(
             raise InterpreterError(f"--python {facts['executable']}: compare gave no JSON") from None
 
     first = parts[0][2]
-    kernels = list(dict.fromkeys(c["kernel"] for _, _, doc in parts for c in doc["cells"]))
-    cells = [
-        _cell(dict(c), lab)
-        for k in kernels
-        for lab, _, doc in parts
-        for c in doc["cells"]
-        if c["kernel"] == k
-    ]
+    read = [(lab, from_dict(doc, interpreter=lab)) for lab, _, doc in parts]
+    kernels = list(dict.fromkeys(c.kernel for _, comp in read for c in comp.cells))
+    cells = [c for k in kernels for _, comp in read for c in comp.cells if c.kernel == k]
     machine = {
         key: first["machine"][key] for key in ("cores", "platform", "machine") if key in first["machine"]
     }
@@ -132,28 +117,4 @@ def slowdowns(comparison: Comparison) -> list[tuple[str, str, str, float]]:
         base = serial.get((labels[0], kernel, variant))
         if interp != labels[0] and base:
             out.append((interp, kernel, variant, wall / base))
-    return out
-
-
-def forward_args(args: Any) -> list[str]:
-    """The ``gilfree compare`` options to hand each interpreter (not the outputs, not --python)."""
-    out: list[str] = []
-    for flag, value in (
-        ("--kernels", args.kernels),
-        ("--variants", args.variants),
-        ("--runners", args.runners),
-    ):
-        if value:
-            out += [flag, *value]
-    for flag, value in (
-        ("--workers", args.workers),
-        ("--size", args.size),
-        ("--repeat", args.repeat),
-        ("--layouts", args.layouts),
-        ("--scheduler", args.scheduler),
-    ):
-        if value is not None:
-            out += [flag, str(value)]
-    if args.peers:
-        out.append("--peers")
     return out

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gilfree import interpreters
+from gilfree import pythons
 from gilfree.cli import main
 
 from .conftest import free_threaded_python
@@ -32,7 +32,7 @@ def test_one_interpreter_gives_labelled_checked_cells(tmp_path, capsys):
     out = tmp_path / "c.json"
     assert main(["compare", "--python", sys.executable, *ARGS, "--json", str(out), "--no-progress"]) == 0
     doc = json.loads(out.read_text())
-    label = interpreters.label(interpreters.describe(sys.executable))
+    label = pythons.label(pythons.describe(sys.executable))
     assert doc["settings"]["pythons"] == [label]
     assert {c["interpreter"] for c in doc["cells"]} == {label}
     assert {(c["runner"], c["workers"]) for c in doc["cells"]} >= {("serial", 1), ("threads", 1)}
@@ -64,7 +64,7 @@ def test_an_interpreter_that_cannot_run_gilfree_is_a_usage_error(path, tmp_path,
 
 
 def test_slowdowns_compare_single_thread_serial_cells():
-    from gilfree.compare import CellResult, Comparison
+    from gilfree.comparison import CellResult, Comparison
     from gilfree.probe import GilHold
 
     def cell(interp: str, wall: float) -> CellResult:
@@ -74,4 +74,4 @@ def test_slowdowns_compare_single_thread_serial_cells():
     comp = Comparison(
         {}, {"pythons": ["3.11", "3.13t"]}, idle, 0.005, [cell("3.11", 2.0), cell("3.13t", 3.0)], [], 1
     )
-    assert interpreters.slowdowns(comp) == [("3.13t", "integrate", "python", 1.5)]
+    assert pythons.slowdowns(comp) == [("3.13t", "integrate", "python", 1.5)]

@@ -1,0 +1,139 @@
+"""What ``gilfree info``, ``run``, ``probe`` and ``claims`` print: each command's output, drawn here.
+
+The CLI parses and dispatches; every table a command shows is drawn in this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def print_info(facts: dict[str, Any]) -> None:
+    """``gilfree info``: one row per fact, then one per kernel with its variants."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gilfree.info import describe_gil
+
+    table = Table(title="gilfree info", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in facts.items():
+        if key == "build":  # build and gil_enabled read as one line: "free-threaded, GIL off now"
+            table.add_row("GIL", describe_gil(facts))
+        elif key not in ("kernels", "gil_enabled"):
+            table.add_row(key, str(value))
+    for name, variants in facts["kernels"].items():
+        table.add_row(f"kernel {name}", ", ".join(variants))
+    Console().print(table)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
+
+
+def print_run(result: Any) -> None:
+    """``gilfree run``: the result, its check, its times and its chunks."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"gilfree run {result.kernel} ({result.size})", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    value = result.value
+    if hasattr(value, "shape"):
+        shown = f"array {value.shape} {value.dtype}, sum {value.sum()}"
+    else:
+        shown = repr(value)
+    rows = [
+        ("variant", result.variant),
+        ("runner", result.runner),
+        ("workers", str(result.workers)),
+        ("schedule", result.schedule + (" (ran serially: too little work)" * result.serial_fallback)),
+    ]
+    if result.start_method is not None:
+        rows += [("start method", result.start_method), ("transport", result.transport or "-")]
+    check = {True: "[green]matches the reference[/]", False: "[red]DOES NOT match the reference[/]"}
+    cores = f" ({result.cpu_s / result.wall_s:.2f} cores)" if result.wall_s else ""
+    rows += [
+        ("value", shown),
+        ("check", check.get(result.matched, "not checked")),
+        ("wall", _ms(result.wall_s)),
+        ("CPU", _ms(result.cpu_s) + cores),
+        ("start-up", _ms(result.startup_s) + " (not in wall)"),
+        (f"chunks ({result.n_chunks})", ", ".join(_ms(s) for s in result.chunk_s)),
+    ]
+    for what, text in rows:
+        table.add_row(what, text)
+    Console().print(table)
+
+
+#: The verdicts' colours, in every table that shows one.
+VERDICT_COLOURS = {"releases": "green", "holds": "red", "holds in slices": "yellow"}
+
+
+def print_probe(result: Any, target: str) -> None:
+    """``gilfree probe``: the verdict, its reason, and the heartbeat's figures beside idle."""
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = VERDICT_COLOURS.get(result.verdict.label, "magenta")
+    console = Console()
+    console.print(f"[bold]{target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
+    console.print(result.verdict.reason)
+    t = Table(show_header=True)
+    t.add_column("figure")
+    t.add_column("during the calls", justify="right")
+    t.add_column("idle", justify="right")
+    h, i = result.hold, result.idle
+    t.add_row("heartbeat ticks", str(h.ticks), str(i.ticks))
+    t.add_row("measured for (s)", f"{h.duration_s:.3f}", f"{i.duration_s:.3f}")
+    for name in ("p50_ms", "p75_ms", "p99_ms", "max_ms"):
+        t.add_row(f"lateness {name[:-3]} (ms)", f"{getattr(h, name):.2f}", f"{getattr(i, name):.2f}")
+    t.add_row("blocked fraction", f"{h.blocked_fraction:.2f}", f"{i.blocked_fraction:.2f}")
+    if h.cpu_wait_fraction is not None and i.cpu_wait_fraction is not None:
+        t.add_row("CPU wait fraction", f"{h.cpu_wait_fraction:.2f}", f"{i.cpu_wait_fraction:.2f}")
+        t.add_row("GIL wait p75 (ms)", f"{h.gil_wait_p75_ms:.2f}", f"{i.gil_wait_p75_ms:.2f}")
+        t.add_row("GIL wait max (ms)", f"{h.gil_wait_max_ms:.2f}", f"{i.gil_wait_max_ms:.2f}")
+    console.print(t)
+    console.print(
+        f"{result.calls} call(s), {result.per_call_s * 1e3:.3g} ms each; switch interval "
+        f"{result.switch_interval_s * 1e3:g} ms" + ("" if result.gil_enabled else "; the GIL is off"),
+        style="dim",
+    )
+
+
+def print_claims(results: list[Any], mode: str) -> None:
+    """``gilfree claims``: each claim, its figure measured here, and its verdict with the reason."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from gilfree import claims
+
+    colour = {
+        claims.HOLDS: "green",
+        claims.FAILS: "red",
+        claims.ONLY_IF: "yellow",
+        claims.INCONCLUSIVE: "magenta",
+        claims.NOT_MEASURED: "dim",
+    }
+    table = Table(title=f"gilfree claims ({mode}), measured here", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("claim")
+    table.add_column("measured here")
+    table.add_column("verdict: why")
+    for r in results:
+        style = colour[r.verdict.kind]
+        table.add_row(
+            str(r.claim.number),
+            escape(r.claim.text),
+            escape(r.headline),
+            f"[{style}]{escape(r.verdict.label)}[/]: {escape(r.verdict.why)}",
+        )
+    console = Console()
+    console.print(table)
+    for r in results:
+        if r.error:
+            console.print(f"[red]claim {r.claim.number}: the measurement failed[/]")
+            console.print(r.error, markup=False, highlight=False)

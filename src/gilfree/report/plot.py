@@ -1,0 +1,98 @@
+"""The speed-up plot (``--plot``), behind the ``plot`` extra."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+from gilfree.comparison import CellResult, Comparison
+
+PLOT_EXTRA_HINT = 'pip install "gilfree[plot]"'
+
+
+def require_matplotlib() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or an ImportError that says what to install."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(f"--plot needs matplotlib: {PLOT_EXTRA_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+#: Colour by variant and line style by runner, the same in every panel.
+_VARIANT_COLOURS = {"python": "C0", "gil": "C3", "nogil": "C2", "openmp": "C4"}
+_INTERPRETER_MARKERS = ("o", "s", "^", "D")
+_RUNNER_STYLES = {"serial": "-.", "threads": "-", "processes": "--", "dask": ":", "interpreters": (0, (5, 1))}
+
+
+def figure(comparison: Comparison):
+    """Speed-up against workers: one panel per kernel, one line per variant x runner, and the
+    ideal line. Serial rows with one worker are the baselines (1.0 by definition), so they are
+    not drawn, except ``openmp``, whose serial runner is drawn over its thread counts."""
+    plt = require_matplotlib()
+    kernels = comparison.kernels()
+    ncols = min(3, len(kernels))
+    nrows = math.ceil(len(kernels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(kernels) :]:
+        fig.delaxes(ax)
+    all_workers = sorted({c.workers for c in comparison.cells})
+    lo, hi = all_workers[0], all_workers[-1]
+    handles: dict[str, Any] = {}
+    interps = list(dict.fromkeys(c.interpreter or "" for c in comparison.cells))
+    for ax, kname in zip(flat, kernels, strict=False):
+        (ideal,) = ax.plot([lo, hi], [lo, hi], color="0.6", linestyle=":", linewidth=1)
+        handles.setdefault("ideal", ideal)
+        lines: dict[tuple[str, str, str], list[CellResult]] = {}
+        for c in comparison.cells:
+            if c.kernel != kname or c.speedup is None:
+                continue
+            if c.runner == "serial" and c.variant != "openmp":
+                continue
+            lines.setdefault((c.interpreter or "", c.variant, c.runner), []).append(c)
+        for (interp, variant, runner), pts in lines.items():
+            pts.sort(key=lambda c: c.workers)
+            name = f"{variant} ({pts[0].size})" if variant == "python" else variant
+            label = name if variant == "openmp" else f"{name} + {runner}"
+            if interp:
+                label = f"{interp}: {label}"
+            (line,) = ax.plot(
+                [c.workers for c in pts],
+                [c.speedup for c in pts],
+                marker=_INTERPRETER_MARKERS[interps.index(interp) % len(_INTERPRETER_MARKERS)],
+                color=_VARIANT_COLOURS.get(variant),
+                linestyle=_RUNNER_STYLES.get(runner, "-"),
+                label=label,
+            )
+            handles.setdefault(label, line)
+        ax.set_title(kname)
+        ax.set_xticks(all_workers)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("speed-up")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    # One legend for the figure: every panel uses the same colours and line styles.
+    ncol = min(4, 2 * ncols, len(handles))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol)
+    fig.suptitle(f"gilfree compare: speed-up over serial, {comparison.machine.get('cores')} cores")
+    legend_in = 0.25 * math.ceil(len(handles) / ncol) + 0.15  # inches the legend needs
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1 - 0.35 / height))
+    return fig
+
+
+def to_png(comparison: Comparison) -> bytes:
+    """The plot as PNG bytes."""
+    plt = require_matplotlib()
+    fig = figure(comparison)
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
