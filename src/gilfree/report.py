@@ -1,4 +1,4 @@
-"""Rendering a comparison: the rich table, the progress bar, JSON, CSV and the PNG plot.
+"""Rendering a comparison: the rich table, the progress bar, JSON, CSV and the plot (PNG, SVG, PDF).
 
 Measuring lives in :mod:`gilfree.compare`; this module only turns a finished
 :class:`~gilfree.compare.Comparison` into something to read (as pytest-benchmark keeps its
@@ -400,13 +400,32 @@ def figure(comparison: Comparison):
     return fig
 
 
-def to_png(comparison: Comparison) -> bytes:
-    """The plot as PNG bytes."""
+#: What ``--plot FILE`` writes, by FILE's extension; stdout ("-") gets the first.
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(target: str) -> str:
+    """The format ``--plot TARGET`` is written in: its extension, or png for stdout ("-").
+
+    Any other extension is a ``ValueError``: the name of a file should say what it holds.
+    """
+    if target == "-":
+        return PLOT_FORMATS[0]
+    fmt = Path(target).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        raise ValueError(f"--plot {target}: name a .png, .svg or .pdf file; the format comes from the name")
+    return fmt
+
+
+def to_image(comparison: Comparison, fmt: str = "png") -> bytes:
+    """The plot as the bytes of an image in ``fmt``, one of :data:`PLOT_FORMATS`."""
+    if fmt not in PLOT_FORMATS:
+        raise ValueError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
     plt = require_matplotlib()
     fig = figure(comparison)
     try:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
+        fig.savefig(buf, format=fmt, dpi=110)
         return buf.getvalue()
     finally:
         plt.close(fig)

@@ -93,6 +93,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if target is not None and target != "-":
                 report.check_writable(target, opt)
         if args.plot is not None:
+            report.plot_format(args.plot)
             report.require_matplotlib()
         try:
             repeat = int(args.repeat)
@@ -131,7 +132,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.csv is not None:
         report.write_output(args.csv, report.to_csv(result))
     if args.plot is not None:
-        report.write_output(args.plot, report.to_png(result))
+        report.write_output(args.plot, report.to_image(result, report.plot_format(args.plot)))
     report.print_table(result, stderr=bool(to_stdout))
     if args.python:
         from gilfree.interpreters import slowdowns
@@ -181,7 +182,11 @@ def _add_compare_parser(sub) -> None:
     )
     p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="write the table's columns as CSV ('-': stdout)")
-    p.add_argument("--plot", metavar="FILE.png", help='speed-up plot, needs gilfree[plot] ("-": stdout)')
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help='speed-up plot: .png, .svg or .pdf, by the name; needs gilfree[plot] ("-": PNG to stdout)',
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument(
         "--peers",
