@@ -287,6 +287,8 @@ def test_units_come_from_the_key():
 def one_thread(**kw):
     f = {
         "cores_n": 2,
+        "build": "gil",
+        "gil_enabled": True,
         "python_2_threads_x": 0.98,
         "python_2_processes_x": 1.95,
         "gil_kernel_2_threads_x": 1.0,
@@ -295,12 +297,43 @@ def one_thread(**kw):
     return gil.verdict_one_thread({**f, **kw}).kind
 
 
+FREE_THREADED = {"build": "free-threaded", "gil_enabled": False}
+
+
 def test_verdict_one_thread_flips_with_the_figures():
     assert one_thread() == claims.ONLY_IF
-    assert one_thread(python_2_threads_x=1.9) == claims.FAILS  # free-threaded
+    assert one_thread(python_2_threads_x=1.9, **FREE_THREADED) == claims.FAILS
     assert one_thread(nogil_kernel_2_threads_x=1.0) == claims.HOLDS
     assert one_thread(nogil_kernel_2_threads_x=1.0, python_2_processes_x=1.0) == claims.INCONCLUSIVE
     assert one_thread(cores_n=1) == claims.NOT_MEASURED
+
+
+def test_verdict_one_thread_never_says_no_gil_with_the_gil_on():
+    # Issue 18: a busy GIL build measured pure Python at 2.12x in 2 threads. The GIL rules that
+    # out, so the timing is wrong, and the verdict must say so rather than "no GIL here".
+    issue = {
+        "cores_n": 2,
+        "build": "gil",
+        "gil_enabled": True,
+        "python_2_threads_x": 2.12,
+        "python_2_processes_x": 1.62,
+        "gil_kernel_2_threads_x": 1.04,
+        "nogil_kernel_2_threads_x": 1.57,
+    }
+    v = gil.verdict_one_thread(issue)
+    assert v.kind == claims.INCONCLUSIVE, v
+    assert "no GIL" not in v.why and "GIL on" in v.why, v.why
+    # the same on a free-threaded build with the GIL re-enabled (PYTHON_GIL=1)
+    assert one_thread(python_2_threads_x=2.12, build="free-threaded") == claims.INCONCLUSIVE
+    # a GIL build is a GIL build even in figures that lack gil_enabled
+    no_flag = {k: v for k, v in issue.items() if k != "gil_enabled"}
+    assert gil.verdict_one_thread(no_flag).kind == claims.INCONCLUSIVE
+
+
+def test_verdict_one_thread_never_says_it_holds_with_the_gil_off():
+    # The mirror case: with no GIL, pure Python that did not scale is a busy machine, not a GIL.
+    for kw in ({}, {"nogil_kernel_2_threads_x": 1.0}):
+        assert one_thread(**FREE_THREADED, **kw) == claims.INCONCLUSIVE
 
 
 def switching(gil_enabled=True, holds=(1.1, 5.1, 20.4), iterations=20_000):

@@ -244,6 +244,38 @@ def test_processes_cells_match():
     assert all(c.matched and c.startup_s is not None for c in procs), [c.error for c in procs]
 
 
+#: The first bytes of each format --plot writes.
+PLOT_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF-"}
+
+
+@pytest.mark.skipif(not _has_matplotlib(), reason='needs matplotlib: pip install "gilfree[plot]"')
+@pytest.mark.parametrize("name", ["p.png", "p.svg", "p.pdf", "P.SVG"])
+def test_plot_format_comes_from_the_extension(tmp_path, name):
+    argv = ["compare", "--kernels", "integrate", "--variants", "nogil", "--runners", "threads"]
+    argv += ["--workers", "1", "--size", "tiny", "--repeat", "1", "--no-progress"]
+    assert main([*argv, "--plot", str(tmp_path / name)]) == 0
+    data = (tmp_path / name).read_bytes()
+    fmt = name.rsplit(".", 1)[1].lower()
+    assert data.startswith(PLOT_MAGIC[fmt]), data[:40]
+    if fmt == "svg":
+        assert b"<svg" in data[:2000]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize("name", ["p.jpg", "p.eps", "plot", "p.png.txt"])
+def test_plot_refuses_other_extensions_before_the_matrix_runs(tmp_path, capsys, monkeypatch, name):
+    def no_run(*args, **kwargs):
+        raise AssertionError("the matrix ran before --plot was checked")
+
+    monkeypatch.setattr(compare, "run", no_run)
+    assert main(["compare", "--kernels", "integrate", "--plot", str(tmp_path / name)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("gilfree compare: error: --plot ") and ".svg" in err, err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
 def test_plot_without_matplotlib_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     assert main(["compare", "--kernels", "integrate", "--plot", str(tmp_path / "p.png")]) == 2

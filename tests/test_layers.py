@@ -22,7 +22,7 @@ FORBIDDEN = {
     "probe.py": ("gilfree.runners", "gilfree.harness", "gilfree.compare", "gilfree.report", "gilfree.cli"),
     "harness": ("gilfree.compare", "gilfree.comparison", "gilfree.report", "gilfree.cli", "gilfree.claims"),
     "compare.py": ("gilfree.report", "gilfree.cli"),
-    "comparison.py": ("gilfree.compare", "gilfree.report", "gilfree.cli", "gilfree.runners", "gilfree.harness"),
+    "comparison.py": ("gilfree.compare", "gilfree.report", "gilfree.cli", "gilfree.runners"),
     "claims": ("gilfree.report", "gilfree.cli", "gilfree.compare"),
     "report": ("gilfree.cli", "gilfree.harness.contenders", "gilfree.runners"),
 }

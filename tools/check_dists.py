@@ -2,15 +2,21 @@
 
 Usage: python tools/check_dists.py DIST_DIR   (the folder ``python -m build`` wrote into)
 
-The sdist must hold the Cython sources (.pyx, .pxd), the C header, the stubs, the tests and
-the build files, and no generated .c or compiled module. The wheel must hold one compiled
-module and one stub per kernel module, py.typed and the ``gilfree`` console script, and no
-source it does not need (.pyx, .pxd, .c, .h). Exits 1 and lists every problem otherwise.
+The sdist must hold the Cython sources (.pyx, .pxd), the C header, the stubs, the tests, the
+build files and LICENSE, and no generated .c or compiled module. The wheel must hold one
+compiled module and one stub per kernel module, py.typed and the ``gilfree`` console script,
+and no source it does not need (.pyx, .pxd, .c, .h). Both must carry the metadata (PKG-INFO
+in the sdist, METADATA in the wheel): name, version, summary, Requires-Python, the SPDX
+License-Expression with its License-File, and the classifiers; the wheel's LICENSE, under
+.dist-info/licenses/ (PEP 639), must be the sdist's, and its classifiers must name the Python
+it was built for. Exits 1 and lists every problem otherwise.
 """
 
 from __future__ import annotations
 
 import configparser
+import email.parser
+import re
 import sys
 import tarfile
 import zipfile
@@ -20,15 +26,41 @@ from pathlib import Path, PurePosixPath
 KERNEL_MODULES = ("_mandelbrot", "_integrate", "_sum_squares", "_pairwise", "_primes", "_histogram")
 MODULES = ("gilfree/_cancel", *(f"gilfree/kernels/{m}" for m in KERNEL_MODULES))
 COMPILED_SUFFIXES = (".so", ".pyd")
+LICENSE_EXPRESSION = "BSD-3-Clause"
+FREE_THREADING = "Programming Language :: Python :: Free Threading :: "
+
+
+def check_metadata(text: str, what: str) -> list[str]:
+    """What every distribution's core metadata must say (PEP 639 for the license)."""
+    meta = email.parser.Parser().parsestr(text)
+    problems = [
+        f"{what} lacks {field}"
+        for field in ("Name", "Version", "Summary", "Requires-Python")
+        if not meta.get(field)
+    ]
+    expression = meta.get("License-Expression")
+    if expression != LICENSE_EXPRESSION:
+        problems.append(f"{what}: License-Expression is {expression!r}, not {LICENSE_EXPRESSION!r}")
+    if "LICENSE" not in meta.get_all("License-File", []):
+        problems.append(f"{what} lacks License-File: LICENSE")
+    classifiers = meta.get_all("Classifier", [])
+    if any(c.startswith("License ::") for c in classifiers):
+        problems.append(f"{what}: a License :: classifier beside License-Expression (PEP 639 forbids both)")
+    if not any(re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c) for c in classifiers):
+        problems.append(f"{what} lacks a Python-version classifier (Programming Language :: Python :: 3.N)")
+    if not any(c.startswith(FREE_THREADING) for c in classifiers):
+        problems.append(f"{what} lacks a {FREE_THREADING}... classifier")
+    return problems
 
 
 def check_sdist(path: Path) -> list[str]:
     with tarfile.open(path) as tar:
         names = {PurePosixPath(*PurePosixPath(n).parts[1:]).as_posix() for n in tar.getnames()}
-    problems = []
+    problems = check_metadata((_sdist_file(path, "PKG-INFO") or b"").decode(), "sdist PKG-INFO")
     kernels = "src/gilfree/kernels"
     wanted = [
         "README.md",
+        "LICENSE",
         "pyproject.toml",
         "setup.py",
         "src/gilfree/py.typed",
@@ -46,14 +78,28 @@ def check_sdist(path: Path) -> list[str]:
     return problems
 
 
-def check_wheel(path: Path) -> list[str]:
+def check_wheel(path: Path, sdist: Path) -> list[str]:
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         entry_points = next((n for n in names if n.endswith(".dist-info/entry_points.txt")), None)
         scripts = configparser.ConfigParser()
         if entry_points:
             scripts.read_string(zf.read(entry_points).decode())
-    problems = []
+        metadata_name = next((n for n in names if n.endswith(".dist-info/METADATA")), None)
+        metadata = zf.read(metadata_name).decode() if metadata_name else ""
+        license_name = next((n for n in names if n.endswith(".dist-info/licenses/LICENSE")), None)
+        license_text = zf.read(license_name) if license_name else None
+    problems = check_metadata(metadata, "wheel METADATA")
+    if license_text is None:
+        problems.append("wheel lacks .dist-info/licenses/LICENSE")
+    elif license_text != _sdist_file(sdist, "LICENSE"):
+        problems.append("wheel's .dist-info/licenses/LICENSE differs from the sdist's LICENSE")
+    # gilfree-0.1.0-cp311-cp311-linux_x86_64.whl: built for 3.11, so it must claim 3.11
+    python_tag = path.name.split("-")[2]
+    if (m := re.fullmatch(r"cp3(\d+)", python_tag)) is not None:
+        classifier = f"Programming Language :: Python :: 3.{m[1]}"
+        if classifier not in email.parser.Parser().parsestr(metadata).get_all("Classifier", []):
+            problems.append(f"wheel for {python_tag} lacks the classifier {classifier}")
     for m in MODULES:
         if not any(n.startswith(f"{m}.") and n.endswith(COMPILED_SUFFIXES) for n in names):
             problems.append(f"wheel lacks the compiled module {m}")
@@ -69,6 +115,17 @@ def check_wheel(path: Path) -> list[str]:
     return problems
 
 
+def _sdist_file(path: Path, name: str) -> bytes | None:
+    """The bytes of ``name`` at the top of the sdist (under its ``gilfree-X.Y.Z/``), or None."""
+    with tarfile.open(path) as tar:
+        top = PurePosixPath(tar.getnames()[0]).parts[0]
+        try:
+            f = tar.extractfile(f"{top}/{name}")
+        except KeyError:
+            return None
+        return f.read() if f else None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
@@ -78,7 +135,7 @@ def main(argv: list[str]) -> int:
     if len(sdists) != 1 or len(wheels) != 1:
         print(f"expected one sdist and one wheel in {dist}, found {sdists + wheels}", file=sys.stderr)
         return 1
-    problems = check_sdist(sdists[0]) + check_wheel(wheels[0])
+    problems = check_sdist(sdists[0]) + check_wheel(wheels[0], sdists[0])
     for p in problems:
         print(f"check_dists: {p}", file=sys.stderr)
     for f in (*sdists, *wheels):

@@ -170,8 +170,24 @@ def verdict_one_thread(f: Figures) -> Verdict:
         return Verdict(NOT_MEASURED, f"one core here: nothing can run at once, threads or not ({figures})")
     if proc < PARALLEL_X and nogil < PARALLEL_X:
         return Verdict(INCONCLUSIVE, f"even processes did not speed up: no free second core now ({figures})")
+    # What the interpreter says about its GIL outranks what a timing suggests: load that comes
+    # and goes can throw a timing off, not the GIL's state. A GIL build always has the GIL on
+    # (figures saved before gil_enabled was measured may lack it).
+    gil_on = f.get("gil_enabled", True if f.get("build") == "gil" else None)
     if py >= PARALLEL_X:
+        if gil_on:
+            return Verdict(
+                INCONCLUSIVE,
+                f"pure Python ran {fmt_x(py)} in 2 threads with the GIL on, which the GIL rules out: "
+                f"the timing is off (load changed between runs?); rerun when quiet ({figures})",
+            )
         return Verdict(FAILS, f"threads ran Python bytecode side by side: no GIL here ({figures})")
+    if gil_on is False:
+        return Verdict(
+            INCONCLUSIVE,
+            f"the GIL is off, yet pure Python gained only {fmt_x(py)} in 2 threads: machine too busy? "
+            f"({figures})",
+        )
     if py <= SERIAL_X and gil <= SERIAL_X and nogil >= PARALLEL_X:
         return Verdict(ONLY_IF, figures, condition="the thread runs Python bytecode or C that holds the GIL")
     if py <= SERIAL_X and gil <= SERIAL_X and nogil <= SERIAL_X:

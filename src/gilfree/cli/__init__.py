@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
 import sys
 from collections.abc import Sequence
+
+#: The exit status when stdout's reader went away before the output was written
+#: (``gilfree info | head -1``): 128 + SIGPIPE, what a shell reports for a tool that SIGPIPE
+#: stopped (``yes | head -1``). So ``set -o pipefail`` sees a cut-off output as it would from
+#: any other tool, and it is not 1, which says a run failed or did not match its reference.
+CLOSED_STDOUT_EXIT = 141
 
 
 class UsageError(Exception):
     """A bad option value: reported in one line, exit status 2."""
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an unknown option is its error, shown with its own usage.
+
+    Why: argparse hands a subcommand's unknown options up to the top-level parser, whose usage
+    (``gilfree [-h] COMMAND ...``) says nothing of the options the subcommand does take.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -58,6 +80,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if target is not None and target != "-":
                 report.check_writable(target, opt)
         if args.plot is not None:
+            report.plot_format(args.plot)
             report.require_matplotlib()
         try:
             repeat = int(args.repeat)
@@ -96,7 +119,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.csv is not None:
         report.write_output(args.csv, report.to_csv(result))
     if args.plot is not None:
-        report.write_output(args.plot, report.to_png(result))
+        report.write_output(args.plot, report.to_image(result, report.plot_format(args.plot)))
     report.print_table(result, stderr=bool(to_stdout))
     if args.python:
         from gilfree.pythons import slowdowns
@@ -170,7 +193,11 @@ def _add_compare_parser(sub) -> None:
     )
     p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="write the table's columns as CSV ('-': stdout)")
-    p.add_argument("--plot", metavar="FILE.png", help='speed-up plot, needs gilfree[plot] ("-": stdout)')
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help='speed-up plot: .png, .svg or .pdf, by the name; needs gilfree[plot] ("-": PNG to stdout)',
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument(
         "--peers",
@@ -406,11 +433,19 @@ def _cmd_claims(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gilfree import __version__
+
     parser = argparse.ArgumentParser(
         prog="gilfree",
         description="Parallel CPU compute in Python threads by releasing the GIL, measured here.",
+        epilog="Exit status: 0 done; 1 a run failed or did not match its reference; 2 a bad option; "
+        f"130 interrupted; {CLOSED_STDOUT_EXIT} stdout was closed before the output was written "
+        "(gilfree info | head -1), as for a tool that SIGPIPE stopped.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"gilfree {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_SubcommandParser
+    )
 
     p = sub.add_parser("info", help="version, Python, GIL, cores, OpenMP, compiler, kernels")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -469,16 +504,63 @@ def scheduler_options(args: argparse.Namespace, runner: str) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run the command, and turn how it ended into an exit status.
+
+    A closed stdout (``gilfree compare ... | head -1``) ends the run quietly with
+    :data:`CLOSED_STDOUT_EXIT`, no traceback: stdout is pointed at /dev/null, so the
+    interpreter's last flush cannot fail again (the recipe in the docs of Python's signal
+    module). SIGPIPE stays ignored, as Python sets it: its default action would kill gilfree
+    on any closed pipe or socket (a worker's pipe, a Dask connection), not only on stdout.
+    """
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        if not _reader_gone(sys.stdout):
+            raise  # a pipe other than stdout: a real failure, not a reader that had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return CLOSED_STDOUT_EXIT
+    except SystemExit as exc:
+        # rich handles a closed pipe itself: stdout onto /dev/null, then SystemExit(1).
+        if exc.code == 1 and _stdout_is_devnull():
+            return CLOSED_STDOUT_EXIT
+        raise
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
     except UsageError as exc:
         print(f"gilfree {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        status = 2
     except KeyboardInterrupt:
         print("gilfree: interrupted", file=sys.stderr)
-        return 130
+        status = 130
+    sys.stdout.flush()  # a closed stdout shows here, while main can still handle it
+    return status
+
+
+def _reader_gone(stream) -> bool:
+    """Whether ``stream`` is a pipe whose reading end is closed (poll reports an error on it)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):  # Windows: no way to ask; take the error at its word
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -8,7 +8,15 @@ finished results into something to read (as pytest-benchmark keeps its ``table``
 from gilfree.report.commands import print_claims, print_info, print_probe, print_run
 from gilfree.report.export import SCHEMA, to_csv, to_json
 from gilfree.report.files import check_writable, write_atomic, write_output
-from gilfree.report.plot import PLOT_EXTRA_HINT, figure, require_matplotlib, to_png
+from gilfree.report.plot import (
+    PLOT_EXTRA_HINT,
+    PLOT_FORMATS,
+    figure,
+    plot_format,
+    require_matplotlib,
+    to_image,
+    to_png,
+)
 from gilfree.report.progress import Progress, progress_bar
 from gilfree.report.tables import (
     COLUMNS,
@@ -26,12 +34,14 @@ __all__ = [
     "EFFICIENCY_BAD",
     "EFFICIENCY_GOOD",
     "PLOT_EXTRA_HINT",
+    "PLOT_FORMATS",
     "SCHEMA",
     "Column",
     "Progress",
     "check_writable",
     "columns",
     "figure",
+    "plot_format",
     "print_claims",
     "print_info",
     "print_probe",
@@ -42,6 +52,7 @@ __all__ = [
     "rows",
     "table",
     "to_csv",
+    "to_image",
     "to_json",
     "to_png",
     "write_atomic",

@@ -1,9 +1,10 @@
-"""The speed-up plot (``--plot``), behind the ``plot`` extra."""
+"""The speed-up plot (``--plot``: PNG, SVG or PDF), behind the ``plot`` extra."""
 
 from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 from gilfree.comparison import CellResult, Comparison
@@ -86,13 +87,37 @@ def figure(comparison: Comparison):
     return fig
 
 
-def to_png(comparison: Comparison) -> bytes:
-    """The plot as PNG bytes."""
+#: What ``--plot FILE`` writes, by FILE's extension; stdout ("-") gets the first.
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(target: str) -> str:
+    """The format ``--plot TARGET`` is written in: its extension, or png for stdout ("-").
+
+    Any other extension is a ``ValueError``: the name of a file should say what it holds.
+    """
+    if target == "-":
+        return PLOT_FORMATS[0]
+    fmt = Path(target).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        raise ValueError(f"--plot {target}: name a .png, .svg or .pdf file; the format comes from the name")
+    return fmt
+
+
+def to_image(comparison: Comparison, fmt: str = "png") -> bytes:
+    """The plot as the bytes of an image in ``fmt``, one of :data:`PLOT_FORMATS`."""
+    if fmt not in PLOT_FORMATS:
+        raise ValueError(f"plot format {fmt!r}: expected one of {', '.join(PLOT_FORMATS)}")
     plt = require_matplotlib()
     fig = figure(comparison)
     try:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
+        fig.savefig(buf, format=fmt, dpi=110)
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def to_png(comparison: Comparison) -> bytes:
+    """The plot as PNG bytes."""
+    return to_image(comparison, "png")
