@@ -11,6 +11,12 @@ from gilfree._cancel import Cancelled
 cdef enum:
     BLOCK = 65536
 
+#: Why a limit: the counts are ``bins`` int64s made by every call (one row per OpenMP
+#: thread, and a list as long in the python variant); 2**24 bins are 128 MiB, more than a
+#: histogram of float64 values needs, and a count past it (2**40 asks for 8 TiB) is a typo
+#: that every variant must refuse alike, not fail on in its own way.
+MAX_BINS = 2**24
+
 
 cdef int histogram_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
                         double lo, double hi, Py_ssize_t bins,
@@ -46,7 +52,7 @@ def _check(x, lo, hi, bins, start, stop):
     lo, hi = _args.real("lo", lo), _args.real("hi", hi)
     if not lo < hi:
         raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
-    bins = _args.integer("bins", bins, minimum=1)
+    bins = _args.integer("bins", bins, minimum=1, maximum=MAX_BINS)
     start, stop = _args.span(start, stop, 0, x.shape[0])
     return x, lo, hi, bins, start, stop
 
@@ -55,23 +61,25 @@ cdef inline const double* _data(const double[::1] v) noexcept:
     return &v[0] if v.shape[0] else NULL
 
 
-def gil(x, lo, hi, bins, start=0, stop=None, CancelToken cancel=None):
+def gil(x, lo, hi, bins, start=0, stop=None, cancel=None):
     """Counts (int64, ``bins`` long) of x[start:stop] in equal bins over [lo, hi); NaN is ignored. Holds the GIL."""
     x, lo, hi, bins, start, stop = _check(x, lo, hi, bins, start, stop)
     counts = np.zeros(bins, dtype=np.int64)
     cdef long long[::1] c = counts
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if histogram_core(_data(x), start, stop, lo, hi, bins, &c[0], flag):
         raise Cancelled("histogram cancelled")
     return counts
 
 
-def nogil(x, lo, hi, bins, start=0, stop=None, CancelToken cancel=None):
+def nogil(x, lo, hi, bins, start=0, stop=None, cancel=None):
     """Counts (int64, ``bins`` long) of x[start:stop] in equal bins over [lo, hi); NaN is ignored. Releases the GIL."""
     x, lo, hi, bins, start, stop = _check(x, lo, hi, bins, start, stop)
     counts = np.zeros(bins, dtype=np.int64)
     cdef long long[::1] c = counts
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef const double* p = _data(x)
     cdef long long* cp = &c[0]
     cdef double a = lo, z = hi
@@ -84,15 +92,15 @@ def nogil(x, lo, hi, bins, start=0, stop=None, CancelToken cancel=None):
     return counts
 
 
-def openmp(x, lo, hi, bins, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(x, lo, hi, bins, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange``: each thread fills a private histogram, summed at the end."""
     x, lo, hi, bins, start, stop = _check(x, lo, hi, bins, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     private = np.zeros((nt, bins), dtype=np.int64)
     cdef long long[:, ::1] c = private
     cdef long long* cp = &c[0, 0]
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
     cdef const double* p = _data(x)
     cdef double a = lo, z = hi
     cdef Py_ssize_t s = start, e = stop, nb = bins, t, per, first, last

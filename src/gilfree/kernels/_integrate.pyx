@@ -53,26 +53,28 @@ cdef int integrate_core(long long n, long long start, long long stop,
 
 
 def _check(n, start, stop):
-    n = _args.integer("n", n, minimum=1)
+    n = _args.integer("n", n, minimum=1, maximum=_args.INT64_MAX)
     start, stop = _args.span(start, stop, 0, n)
     return n, start, stop
 
 
-def gil(n, start=0, stop=None, CancelToken cancel=None):
+def gil(n, start=0, stop=None, cancel=None):
     """Midpoint-rule partial sum over steps [start, stop) of n (the whole range gives pi). Holds the GIL."""
     n, start, stop = _check(n, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if integrate_core(n, start, stop, &result, flag):
         raise Cancelled("integrate cancelled")
     return result
 
 
-def nogil(n, start=0, stop=None, CancelToken cancel=None):
+def nogil(n, start=0, stop=None, cancel=None):
     """Midpoint-rule partial sum over steps [start, stop) of n (the whole range gives pi). Releases the GIL."""
     n, start, stop = _check(n, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef long long nn = n, s = start, e = stop
     cdef int status
     with nogil:
@@ -82,12 +84,12 @@ def nogil(n, start=0, stop=None, CancelToken cancel=None):
     return result
 
 
-def openmp(n, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(n, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange`` over blocks of 64 Ki steps inside one call."""
     n, start, stop = _check(n, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef long long nn = n, s = start, e = stop, step = 65536, k, nblocks, lo, hi
     cdef double total = 0.0, part
     cdef int status = 0

@@ -61,13 +61,14 @@ def _check(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
     return out, x_min, x_max, y_min, y_max, max_iter, start, stop
 
 
-def gil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, CancelToken cancel=None):
+def gil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, cancel=None):
     """Escape counts of rows [start, stop) into ``out`` (int32, H x W); returns their sum. Holds the GIL."""
     out, x_min, x_max, y_min, y_max, max_iter, start, stop = _check(
         out, x_min, x_max, y_min, y_max, max_iter, start, stop)
     cdef int[:, ::1] o = out
     cdef long long total = 0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef int status = mandelbrot_core(&o[0, 0] if o.shape[0] else NULL, o.shape[0], o.shape[1],
                                       x_min, x_max, y_min, y_max, max_iter, start, stop, &total, flag)
     if status:
@@ -75,13 +76,14 @@ def gil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, CancelTok
     return total
 
 
-def nogil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, CancelToken cancel=None):
+def nogil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, cancel=None):
     """Escape counts of rows [start, stop) into ``out`` (int32, H x W); returns their sum. Releases the GIL."""
     out, x_min, x_max, y_min, y_max, max_iter, start, stop = _check(
         out, x_min, x_max, y_min, y_max, max_iter, start, stop)
     cdef int[:, ::1] o = out
     cdef long long total = 0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef int* ptr = &o[0, 0] if o.shape[0] else NULL
     cdef Py_ssize_t h = o.shape[0], w = o.shape[1]
     cdef double a = x_min, b = x_max, c = y_min, d = y_max
@@ -95,15 +97,15 @@ def nogil(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, CancelT
     return total
 
 
-def openmp(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, CancelToken cancel=None,
+def openmp(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, cancel=None,
            num_threads=None):
     """The same core under ``prange`` (dynamic schedule, one row per task) inside one call."""
     out, x_min, x_max, y_min, y_max, max_iter, start, stop = _check(
         out, x_min, x_max, y_min, y_max, max_iter, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef int[:, ::1] o = out
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
     cdef int* ptr = &o[0, 0] if o.shape[0] else NULL
     cdef Py_ssize_t h = o.shape[0], w = o.shape[1]
     cdef double a = x_min, b = x_max, c = y_min, d = y_max

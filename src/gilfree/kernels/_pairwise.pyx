@@ -64,21 +64,23 @@ cdef inline const double* _data(const double[:, ::1] v) noexcept:
     return &v[0, 0] if v.shape[0] else NULL
 
 
-def gil(points, start=0, stop=None, CancelToken cancel=None):
+def gil(points, start=0, stop=None, cancel=None):
     """Sum of |p_i - p_j| over j > i for rows i in [start, stop) of ``points`` (float64, n x 3). Holds the GIL."""
     points, start, stop = _check(points, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if pairwise_core(_data(points), points.shape[0], start, stop, &result, flag):
         raise Cancelled("pairwise cancelled")
     return result
 
 
-def nogil(points, start=0, stop=None, CancelToken cancel=None):
+def nogil(points, start=0, stop=None, cancel=None):
     """Sum of |p_i - p_j| over j > i for rows i in [start, stop) of ``points`` (float64, n x 3). Releases the GIL."""
     points, start, stop = _check(points, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef const double* p = _data(points)
     cdef Py_ssize_t n = points.shape[0], s = start, e = stop
     cdef int status
@@ -89,12 +91,12 @@ def nogil(points, start=0, stop=None, CancelToken cancel=None):
     return result
 
 
-def openmp(points, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(points, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange`` (dynamic schedule, 16 rows per task) inside one call."""
     points, start, stop = _check(points, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef const double* p = _data(points)
     cdef Py_ssize_t n = points.shape[0], s = start, e = stop, k, nblocks, lo, hi
     cdef Py_ssize_t step = 16

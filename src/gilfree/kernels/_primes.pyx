@@ -73,21 +73,23 @@ def _check(lo, hi, start, stop):
     return lo, hi, start, stop
 
 
-def gil(lo, hi, start=None, stop=None, CancelToken cancel=None):
+def gil(lo, hi, start=None, stop=None, cancel=None):
     """Number of primes in [start, stop), a part of [lo, hi) (default: all of it). Holds the GIL."""
     lo, hi, start, stop = _check(lo, hi, start, stop)
     cdef long long count = 0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if primes_core(start, stop, &count, flag):
         raise Cancelled("primes cancelled")
     return count
 
 
-def nogil(lo, hi, start=None, stop=None, CancelToken cancel=None):
+def nogil(lo, hi, start=None, stop=None, cancel=None):
     """Number of primes in [start, stop), a part of [lo, hi) (default: all of it). Releases the GIL."""
     lo, hi, start, stop = _check(lo, hi, start, stop)
     cdef long long count = 0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef unsigned long long s = start, e = stop
     cdef int status
     with nogil:
@@ -97,12 +99,12 @@ def nogil(lo, hi, start=None, stop=None, CancelToken cancel=None):
     return count
 
 
-def openmp(lo, hi, start=None, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(lo, hi, start=None, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange`` (dynamic schedule, 1024 numbers per task) inside one call."""
     lo, hi, start, stop = _check(lo, hi, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef unsigned long long s = start, e = stop, a, z
     cdef long long k, nblocks, total = 0, part
     cdef int status = 0

