@@ -10,6 +10,7 @@ Item 12 (one message from every variant) is in tests/test_bad_input.py.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,8 @@ import pytest
 
 from gilfree.info import worker_limit
 from gilfree.kernels import REGISTRY, build_info
+
+from .conftest import COMPILED
 
 needs_openmp = pytest.mark.skipif(not build_info()["openmp"], reason="built without OpenMP")
 
@@ -65,3 +68,48 @@ def test_openmp_thread_count_that_does_not_fit_names_num_threads(kernel, n):
 def test_openmp_thread_count_at_a_normal_value_still_runs(kernel):
     inputs = kernel.make_inputs("tiny")
     assert kernel.check(inputs, kernel.openmp(*inputs.whole(), num_threads=3))
+
+
+# -- item 3: integrate near 2**63 ---------------------------------------------------------
+
+BIG = 2**63 - 1
+NEAR_2_63 = [
+    (BIG, BIG - 5000, BIG - 4990),  # openmp returned 0.0
+    (BIG, BIG - 11, BIG),  # nogil and gil never returned
+    (BIG, BIG - 10_000, BIG),  # several blocks, the last one ending at 2**63 - 1
+    (BIG, BIG - 4096, BIG),  # one block ending exactly there
+    (2**62 + 5, 2**53 - 3000, 2**53 + 3000),  # a block straddling 2**53
+]
+
+
+@pytest.mark.thread_unsafe(reason="starts a subprocess")
+def test_integrate_near_2_63_agrees_with_the_python_variant():
+    """Run in a subprocess with a timeout: before the fix the gil variant hung uninterruptibly.
+
+    Past 2**53 each term converts its own step index, as the python variant does, so the
+    compiled variants agree with it bit for bit (every range here is one OpenMP block).
+    """
+    script = textwrap.dedent(
+        f"""
+        import json
+        from gilfree.kernels import REGISTRY
+        k = REGISTRY["integrate"]
+        print(json.dumps({{v: [k.variant(v)(*c) for c in {NEAR_2_63!r}] for v in {COMPILED!r}}}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout)
+    want = [REGISTRY["integrate"].python(*c) for c in NEAR_2_63]
+    assert all(w > 0 for w in want)
+    for variant, values in got.items():
+        assert values == want, variant
+
+
+def test_integrate_near_2_63_matches_the_midpoint_sum():
+    """The python variant's own answer is the midpoint rule's: h * sum of 4 / (1 + x^2)."""
+    n, a, b = NEAR_2_63[0]
+    h = 1.0 / n
+    expected = math.fsum(4.0 / (1.0 + ((i + 0.5) * h) ** 2) for i in range(a, b)) * h
+    assert math.isclose(REGISTRY["integrate"].python(n, a, b), expected, rel_tol=1e-14)
+    assert math.isclose(expected, 2.168404344971009e-18, rel_tol=1e-12)  # the issue's figure

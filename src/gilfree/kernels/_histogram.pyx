@@ -33,9 +33,7 @@ cdef int histogram_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
     while b < stop:
         if cancel != NULL and gilfree_load_flag(cancel):
             return 1
-        end = b + BLOCK
-        if end > stop:
-            end = stop
+        end = stop if stop - b <= BLOCK else b + BLOCK
         for i in range(b, end):
             v = x[i]
             if lo <= v < hi:

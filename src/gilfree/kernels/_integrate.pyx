@@ -9,6 +9,9 @@ from gilfree._cancel import Cancelled
 cdef enum:
     BLOCK = 4096
 
+# 2**53: every integer up to it is exact as a double.
+cdef long long EXACT = 9007199254740992
+
 
 cdef int integrate_core(long long n, long long start, long long stop,
                         double* result, const int* cancel) noexcept nogil:
@@ -28,20 +31,22 @@ cdef int integrate_core(long long n, long long start, long long stop,
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total * h
             return 1
-        end = b + BLOCK
-        if end > stop:
-            end = stop
+        # stop - b, not b + BLOCK > stop: b + BLOCK overflows within 4096 of 2**63.
+        end = stop if stop - b <= BLOCK else b + BLOCK
         for k in range(8):
             a[k] = 0.0
         i = b
-        while i + 8 <= end:
-            # i as a double is exact (i < 2**53), so x is bit-for-bit (i + k + 0.5) * h, and
-            # no int64 -> double conversion per lane stops the compiler from vectorising.
-            di = <double>i
-            for k in range(8):
-                x = (di + (k + 0.5)) * h
-                a[k] += 4.0 / (1.0 + x * x)
-            i += 8
+        if end <= EXACT:
+            while end - i >= 8:
+                # i as a double is exact (i < 2**53), so x is bit-for-bit (i + k + 0.5) * h, and
+                # no int64 -> double conversion per lane stops the compiler from vectorising.
+                di = <double>i
+                for k in range(8):
+                    x = (di + (k + 0.5)) * h
+                    a[k] += 4.0 / (1.0 + x * x)
+                i += 8
+        # Past 2**53 a double cannot hold every i, so each term converts its own i (rounded,
+        # as Python's i + 0.5 does), one lane only: the python variant's sum, bit for bit.
         while i < end:
             x = (i + 0.5) * h
             a[0] += 4.0 / (1.0 + x * x)
@@ -93,12 +98,11 @@ def openmp(n, start=0, stop=None, cancel=None, num_threads=None):
     cdef long long nn = n, s = start, e = stop, step = 65536, k, nblocks, lo, hi
     cdef double total = 0.0, part
     cdef int status = 0
-    nblocks = (e - s + step - 1) // step
+    # Neither e - s + step nor lo + step: both overflow near 2**63.
+    nblocks = (e - s) // step + ((e - s) % step != 0)
     for k in prange(nblocks, nogil=True, num_threads=nt, schedule="static"):
         lo = s + k * step
-        hi = lo + step
-        if hi > e:
-            hi = e
+        hi = e if e - lo <= step else lo + step
         part = 0.0
         status |= integrate_core(nn, lo, hi, &part, flag)
         total += part

@@ -102,12 +102,10 @@ def openmp(points, start=0, stop=None, cancel=None, num_threads=None):
     cdef Py_ssize_t step = 16
     cdef double total = 0.0, part
     cdef int status = 0
-    nblocks = (e - s + step - 1) // step
+    nblocks = (e - s) // step + ((e - s) % step != 0)
     for k in prange(nblocks, nogil=True, num_threads=nt, schedule="dynamic"):
         lo = s + k * step
-        hi = lo + step
-        if hi > e:
-            hi = e
+        hi = e if e - lo <= step else lo + step
         part = 0.0
         status |= pairwise_core(p, n, lo, hi, &part, flag)
         total += part

@@ -27,9 +27,7 @@ cdef int sum_squares_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total
             return 1
-        end = b + BLOCK
-        if end > stop:
-            end = stop
+        end = stop if stop - b <= BLOCK else b + BLOCK
         for k in range(8):
             a[k] = 0.0
         i = b
