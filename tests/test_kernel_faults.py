@@ -14,11 +14,14 @@ import math
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from gilfree.info import worker_limit
-from gilfree.kernels import REGISTRY, build_info
+from gilfree.kernels import REGISTRY, _reference, build_info
+from gilfree.kernels._reference import histogram_reference
 
 from .conftest import COMPILED
 
@@ -113,3 +116,68 @@ def test_integrate_near_2_63_matches_the_midpoint_sum():
     expected = math.fsum(4.0 / (1.0 + ((i + 0.5) * h) ** 2) for i in range(a, b)) * h
     assert math.isclose(REGISTRY["integrate"].python(n, a, b), expected, rel_tol=1e-14)
     assert math.isclose(expected, 2.168404344971009e-18, rel_tol=1e-12)  # the issue's figure
+
+
+# -- item 4: histogram over extreme ranges --------------------------------------------------
+
+DBL_MAX = sys.float_info.max
+TINY = 5e-324  # the smallest subnormal
+
+EXTREME_RANGES = [
+    (-1e308, 1e308, 4),  # hi - lo overflows to inf
+    (-DBL_MAX, DBL_MAX, 3),
+    (-DBL_MAX, DBL_MAX, 1000),
+    (0.0, DBL_MAX, 2),  # bins / (hi - lo) is subnormal
+    (-1e-300, DBL_MAX, 3),
+    (0.0, 1e-320, 2),  # bins / (hi - lo) overflows to inf
+    (0.0, 7 * TINY, 7),  # seven subnormals, one a bin
+    (-1e-310, 1e-310, 1000),
+    (1e-300, 1e-300 + 1e-310, 5),
+    (-4.0, 4.0, 64),  # an ordinary range: the rule is unchanged there
+]
+
+
+def _values(lo: float, hi: float, seed: int) -> np.ndarray:
+    """Values spread over [lo, hi] (computed without overflow), its edges, and the uncounted."""
+    u = np.random.default_rng(seed).random(300)
+    inside = lo * (1.0 - u) + hi * u
+    edges = [lo, hi, np.nextafter(hi, -np.inf), np.nextafter(lo, np.inf), np.nan, np.inf, -np.inf]
+    return np.concatenate([inside, edges])
+
+
+def _exact_bin(v: float, lo: float, hi: float, bins: int) -> Fraction:
+    return (Fraction(v) - Fraction(lo)) * bins / (Fraction(hi) - Fraction(lo))
+
+
+@pytest.mark.parametrize(("lo", "hi", "bins"), EXTREME_RANGES)
+def test_histogram_over_extreme_ranges_every_variant_agrees_with_exact_bins(lo, hi, bins, variant):
+    x = _values(lo, hi, seed=bins)
+    x.flags.writeable = False
+    counts = REGISTRY["histogram"].variant(variant)(x, lo, hi, bins)
+    # Every variant and the NumPy reference, bit for bit.
+    assert np.array_equal(counts, histogram_reference(x, lo, hi, bins))
+    # And the bins are the exact ones, but for values within rounding of a bin edge.
+    s, lo_s, scale = _reference.bin_scaling(lo, hi, bins)
+    for v in x[(x >= lo) & (x < hi)].tolist():
+        k = min(int((v * s - lo_s) * scale), bins - 1)
+        exact = _exact_bin(v, lo, hi, bins)
+        want = min(math.floor(exact), bins - 1)
+        if k != want:
+            assert abs(exact - round(exact)) < Fraction(1, 10**12), (v, k, float(exact))
+    assert counts.sum() == np.count_nonzero((x >= lo) & (x < hi))
+
+
+def test_histogram_issue_reproducers_give_the_right_counts(variant):
+    """Before: [4 0 0 0] and [2 0] from the compiled variants; the python variant raised."""
+    f = REGISTRY["histogram"].variant(variant)
+    assert f(np.array([-5e307, 0.0, 5e307, 9e307]), -1e308, 1e308, 4).tolist() == [0, 1, 1, 2]
+    assert f(np.array([6e-321, 1e-321]), 0.0, 1e-320, 2).tolist() == [1, 1]
+
+
+def test_histogram_rule_is_unchanged_on_ordinary_ranges():
+    """Scaling by a power of two only where a step would overflow: s is 1 everywhere else."""
+    bin_scaling = _reference.bin_scaling
+    assert bin_scaling(-4.0, 4.0, 256) == (1.0, -4.0, 256 / 8.0)
+    assert bin_scaling(-1e300, 1e300, 10)[0] == 1.0
+    assert bin_scaling(-1e308, 1e308, 4)[0] == 2.0**-8
+    assert bin_scaling(0.0, 1e-320, 2)[0] == 2.0**600

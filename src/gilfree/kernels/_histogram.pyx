@@ -2,6 +2,8 @@
 from cython.parallel cimport prange
 from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
+from libc.float cimport DBL_MIN
+from libc.math cimport isinf, ldexp
 
 import numpy as np
 
@@ -18,17 +20,39 @@ cdef enum:
 MAX_BINS = 2**24
 
 
+cdef inline void bin_scaling(double lo, double hi, Py_ssize_t bins,
+                             double* s, double* lo_s, double* scale) noexcept nogil:
+    """The bin rule's constants, so that no step can overflow or lose precision.
+
+    A value's bin is floor((v * s - lo * s) * (bins / (hi * s - lo * s))): with s = 1 that is
+    (v - lo) * (bins / (hi - lo)). When hi - lo overflows to inf (lo = -1e308, hi = 1e308),
+    or bins / (hi - lo) is subnormal, s = 2**-8; when bins / (hi - lo) overflows (a range
+    of 1e-320), s = 2**600. Scaling by a power of two is exact here, so the bin is still
+    the same fraction of the range, and every step stays finite.
+    """
+    cdef double w = hi - lo
+    s[0] = 1.0
+    if isinf(w) or bins / w < DBL_MIN:
+        s[0] = ldexp(1.0, -8)
+    elif isinf(bins / w):
+        s[0] = ldexp(1.0, 600)
+    lo_s[0] = lo * s[0]
+    scale[0] = bins / (hi * s[0] - lo_s[0])
+
+
 cdef int histogram_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
                         double lo, double hi, Py_ssize_t bins,
                         long long* counts, const int* cancel) noexcept nogil:
     """Adds the values x[start:stop] into ``counts``.
 
-    A value v goes to bin floor((v - lo) * (bins / (hi - lo))), clamped to bins - 1 for the
-    rounding at the top edge. Values outside [lo, hi), and NaN, are not counted: the test
-    ``lo <= v < hi`` is false for NaN.
+    A value v goes to bin floor((v - lo) * (bins / (hi - lo))), computed as ``bin_scaling``
+    says so that it cannot overflow, clamped to bins - 1 for the rounding at the top edge.
+    Values outside [lo, hi), and NaN, are not counted: the test ``lo <= v < hi`` is false
+    for NaN.
     """
-    cdef double scale = bins / (hi - lo), v
+    cdef double s, lo_s, scale, v
     cdef Py_ssize_t b, i, end, k
+    bin_scaling(lo, hi, bins, &s, &lo_s, &scale)
     b = start
     while b < stop:
         if cancel != NULL and gilfree_load_flag(cancel):
@@ -37,7 +61,7 @@ cdef int histogram_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
         for i in range(b, end):
             v = x[i]
             if lo <= v < hi:
-                k = <Py_ssize_t>((v - lo) * scale)
+                k = <Py_ssize_t>((v * s - lo_s) * scale)
                 if k >= bins:
                     k = bins - 1
                 counts[k] += 1
