@@ -14,16 +14,18 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from gilfree.info import worker_limit
-from gilfree.kernels import REGISTRY, _reference, build_info
+from gilfree.kernels import REGISTRY, Cancelled, CancelToken, _reference, build_info
 from gilfree.kernels._reference import histogram_reference
 
-from .conftest import COMPILED
+from .conftest import COMPILED, gil_enabled
 
 needs_openmp = pytest.mark.skipif(not build_info()["openmp"], reason="built without OpenMP")
 
@@ -181,3 +183,72 @@ def test_histogram_rule_is_unchanged_on_ordinary_ranges():
     assert bin_scaling(-1e300, 1e300, 10)[0] == 1.0
     assert bin_scaling(-1e308, 1e308, 4)[0] == 2.0**-8
     assert bin_scaling(0.0, 1e-320, 2)[0] == 2.0**600
+
+
+# -- item 5: cancellation on a bounded amount of work --------------------------------------
+
+
+def _stops_within(f, args, seconds: float, *, after: float = 0.2) -> float:
+    """Call ``f(*args, cancel=token)`` in a thread, cancel after ``after`` s; return the delay."""
+    token = CancelToken()
+    outcome: list[BaseException | object] = []
+
+    def work():
+        try:
+            outcome.append(f(*args, cancel=token))
+        except BaseException as exc:  # recorded for the asserts below
+            outcome.append(exc)
+
+    t = threading.Thread(target=work, daemon=True)  # daemon: a regression must not hang the run
+    t.start()
+    time.sleep(after)
+    assert t.is_alive() and not outcome, "the call ended before it was cancelled"
+    t0 = time.perf_counter()
+    token.cancel()
+    t.join(timeout=10)
+    delay = time.perf_counter() - t0
+    assert not t.is_alive(), f"still running {delay:.1f} s after cancel()"
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled), outcome
+    assert delay < seconds, f"stopped {delay:.3f} s after cancel(); the flag is read about every ms"
+    return delay
+
+
+def _cancellable_variants() -> list[str]:
+    # A gil variant holds the GIL for the whole call, so no other thread can call cancel().
+    return ["python", *(v for v in COMPILED if v != "gil" or not gil_enabled())]
+
+
+@pytest.mark.thread_unsafe(reason="asserts on how soon a cancelled call returns")
+@pytest.mark.parametrize("variant", _cancellable_variants())
+@pytest.mark.parametrize(
+    ("shape", "max_iter"),
+    [((64, 800), 10**6), ((1, 1), 2**31 - 1)],
+    ids=["rows-of-seconds", "one-point-of-seconds"],
+)
+def test_mandelbrot_cancel_stops_within_half_a_second(variant, shape, max_iter):
+    """Before: read once per row, so a timeout of 0.2 s fired after 5.6 s (and never, for one
+    point of 2**31 - 1 iterations). A view inside the set makes every point run max_iter."""
+    out = np.full(shape, -1, dtype=np.int32)
+    _stops_within(REGISTRY["mandelbrot"].variant(variant), (out, -0.1, 0.1, -0.1, 0.1, max_iter), 0.5)
+
+
+@pytest.mark.thread_unsafe(reason="asserts on how soon a cancelled call returns")
+@pytest.mark.parametrize("variant", _cancellable_variants())
+def test_primes_cancel_stops_within_one_number_near_2_63(variant):
+    """Before: read every 1024 numbers; near 2**63 one prime takes seconds (minutes in Python)."""
+    _stops_within(REGISTRY["primes"].variant(variant), (2**63 - 10_000, 2**63), 0.5, after=0.1)
+
+
+def test_pairwise_long_rows_read_in_stretches_still_sum_every_pair(compiled_variant):
+    """Rows longer than the 2**18 pairs between reads of the flag: every pair counted once."""
+    pts = np.random.default_rng(3).random((2**18 + 11, 3))
+    value = REGISTRY["pairwise"].variant(compiled_variant)(pts, 0, 3)
+    expected = math.fsum(float(np.sqrt(((pts[i + 1 :] - pts[i]) ** 2).sum(axis=1)).sum()) for i in range(3))
+    assert math.isclose(value, expected, rel_tol=1e-12)
+
+
+def test_cancelled_before_the_call_stops_long_units_at_once(kernel, variant):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        kernel.variant(variant)(*kernel.make_inputs("tiny").whole(), cancel=token)
