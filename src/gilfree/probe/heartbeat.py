@@ -33,53 +33,20 @@ running worker's slice to end, seen at the next timer tick (4 ms at 250 Hz): mea
 21 ms), 0-7 with it (p99 up to 2.4 ms, the worst 6 ms). A short slice buys no more CPU, only an
 earlier turn. ``GilHold.short_slice`` says whether it was granted (``None``: not Linux or not
 tried).
-
-Verdict: does a callable release the GIL?
------------------------------------------
-:func:`verdict` turns the figures into one of three answers. It is a pure function (figures
-in, verdict out); :func:`probe` measures and then calls it. Let ``si`` be the switch
-interval and the *idle* figures those of the same heartbeat around a plain ``time.sleep``:
-
-1. **holds** when ``blocked_fraction >= HOLDS_MIN_BLOCKED`` (0.9) and the longest wait for
-   the GIL, ``gil_max_ms``, is at least ``HOLDS_MIN_STALL_INTERVALS`` (4) switch intervals
-   (20 ms by default), stretched by ``1 / (1 - cpu_wait_fraction)`` on a busy machine: the
-   heartbeat was kept out for almost the whole run, in stretches far longer than the
-   interpreter's forced switch. Only a call that keeps the GIL without returning to the
-   interpreter loop does that.
-2. **holds in slices** when at least a quarter of the ticks waited half a switch interval
-   longer for the GIL than idle (``gil_p75_ms - idle.gil_p75_ms >=
-   SLICES_MIN_WAIT_INTERVALS * si``): the GIL was held, but handed over at the switch
-   interval, as pure Python does. A C call that holds the GIL for less than a few switch
-   intervals, called over and over, looks the same, and is reported the same: the heartbeat
-   can only see how long it is kept out.
-3. **releases** otherwise: most ticks waited no longer for the GIL than when idle.
-
-Why these figures and not the p99: on a busy machine the operating system's scheduler also
-delays the heartbeat, now and then by tens of milliseconds, whether or not the GIL is free.
-Those delays reach the p99 and the maximum (and the blocked fraction, which they can push to
-0.35), much less the p75, and hardly at all the GIL wait, from which the wait for a core is
-taken out. The GIL held in slices delays most ticks; with several threads taking turns some
-ticks still find it free at once, which is why the p75 and not the median. The p99 and
-maximum are still reported: on a quiet machine they show how long the longest hold was (for
-a ``nogil`` kernel they stay near idle). Measured on the shared 2-core development machine
-with four extra busy processes (load 14): 30 of 30 verdicts right for a ``gil`` kernel, a
-``nogil`` kernel and a pure-Python loop; without taking out the wait for a core, the ``nogil``
-kernel was judged "holds in slices" 12 times in 15 at load 10.
-
-On a free-threaded build with the GIL off, nothing holds a GIL and every call "releases".
 """
 
 from __future__ import annotations
 
-import importlib
-import math
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
+
+#: How long ``idle_baseline`` listens to a plain ``time.sleep``.
+IDLE_BASELINE_S = 0.1
 
 
 @dataclass
@@ -311,205 +278,8 @@ def listen(call: Callable[[], Any], min_time: float, period: float = 0.001) -> t
     return hb.result(), calls, value
 
 
-# -- the verdict ---------------------------------------------------------------------------
-
-RELEASES = "releases"
-HOLDS = "holds"
-HOLDS_IN_SLICES = "holds in slices"
-VERDICTS = (RELEASES, HOLDS_IN_SLICES, HOLDS)
-
-#: A call "holds" only if the heartbeat was blocked for at least this share of the run.
-#: Why: a call that keeps the GIL for L ms between heartbeat ticks blocks about
-#: (L - 1) / (L + 1) of a run at a 1 ms period, which is 0.9 at L = 20 ms (four switch
-#: intervals); pure Python, handing over every 5 ms, blocks 0.65-0.8; a busy machine's
-#: scheduler, stealing the CPU from a heartbeat whose GIL is free, 0-0.35 (measured on the
-#: shared 2-core development machine at load 6).
-HOLDS_MIN_BLOCKED = 0.9
-#: ... and only if its longest wait for the GIL (``gil_max_ms``) was at least this many
-#: switch intervals. Why: pure Python hands the GIL over every switch interval, so the
-#: heartbeat waits about one interval, two or three when threads convoy on a loaded machine
-#: (measured: 11-17 ms at 5 ms); a longer wait means a call kept the GIL without returning
-#: to the interpreter loop.
-HOLDS_MIN_STALL_INTERVALS = 4.0
-#: The stall that makes a hold is scaled by 1 / (the share of time the heartbeat got a core),
-#: down to this share. Why: pure Python hands the GIL over only when its thread runs; with the
-#: heartbeat waiting for a core half the time (four busy processes on 2 cores), the holder
-#: does too, and its slices stretched to 20-40 ms (measured) where they are 5 ms on a quiet
-#: machine. A call that really holds the GIL stalls the heartbeat for the whole call, far
-#: beyond either. The floor keeps a starved heartbeat from calling everything a slice.
-CPU_SHARE_FLOOR = 0.1
-#: "holds in slices" when the p75 tick waited this many switch intervals more than idle.
-#: Why: when the GIL is held in slices, most ticks wait for the next forced switch, about
-#: one interval; when it is free, most ticks are as punctual as idle (tens of microseconds),
-#: even on a busy machine. Half an interval sits far from both.
-SLICES_MIN_WAIT_INTERVALS = 0.5
-#: How long ``probe`` keeps calling, at least, so the heartbeat sees a few hundred ticks.
-PROBE_MIN_TIME_S = 0.3
-#: How long the idle baseline listens to a plain ``time.sleep``.
-IDLE_BASELINE_S = 0.1
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Does a callable release the GIL: ``label`` (one of ``VERDICTS``) and why."""
-
-    label: str
-    reason: str
-
-    def __str__(self) -> str:
-        return self.label
-
-
-def verdict(hold: GilHold, idle: GilHold | None = None, switch_interval: float | None = None) -> Verdict:
-    """The verdict for heartbeat figures (see the module docstring for the rules).
-
-    Pure: it reads only its arguments, so it can be checked with made-up figures. ``idle`` is
-    the heartbeat's baseline with nothing running (``None``: a perfect heartbeat, lateness 0);
-    ``switch_interval`` is in seconds (``None``: this interpreter's ``sys.getswitchinterval()``).
-    """
-    if not isinstance(hold, GilHold):
-        raise TypeError(f"hold must be a GilHold, got {type(hold).__name__}")
-    if idle is not None and not isinstance(idle, GilHold):
-        raise TypeError(f"idle must be a GilHold or None, got {type(idle).__name__}")
-    si = sys.getswitchinterval() if switch_interval is None else switch_interval
-    if not (isinstance(si, (int, float)) and si > 0 and math.isfinite(si)):
-        raise ValueError(f"switch_interval must be a positive number of seconds, got {switch_interval!r}")
-    si_ms = si * 1e3
-    idle_p75 = idle.gil_wait_p75_ms if idle is not None else 0.0
-    if hold.ticks == 0:
-        return Verdict(HOLDS, f"the heartbeat never ran in {hold.duration_s * 1e3:.1f} ms")
-    stall = hold.gil_wait_max_ms / si_ms
-    # A busy machine stretches the holder's slices too: it waits for a core while it holds
-    # the GIL. The heartbeat's own wait for a core says by how much (see CPU_SHARE_FLOOR).
-    cpu_share = max(1.0 - (hold.cpu_wait_fraction or 0.0), CPU_SHARE_FLOOR)
-    if hold.blocked_fraction >= HOLDS_MIN_BLOCKED and stall * cpu_share >= HOLDS_MIN_STALL_INTERVALS:
-        return Verdict(
-            HOLDS,
-            f"the heartbeat was blocked {hold.blocked_fraction:.0%} of the time, "
-            f"in stalls of up to {hold.gil_wait_max_ms:.1f} ms ({stall:.0f} switch intervals)",
-        )
-    p75 = hold.gil_wait_p75_ms
-    wait = (p75 - idle_p75) / si_ms
-    if wait >= SLICES_MIN_WAIT_INTERVALS:
-        return Verdict(
-            HOLDS_IN_SLICES,
-            f"a quarter of the heartbeats waited {p75:.1f} ms or more for the GIL (idle "
-            f"{idle_p75:.2f} ms), about {wait:.1f} switch intervals of {si_ms:g} ms: "
-            "the GIL was held and handed over in slices",
-        )
-    return Verdict(
-        RELEASES,
-        f"three quarters of the heartbeats waited at most {p75:.2f} ms for the GIL (idle "
-        f"{idle_p75:.2f} ms); blocked {hold.blocked_fraction:.0%} of the time",
-    )
-
-
 def idle_baseline(duration: float = IDLE_BASELINE_S, period: float = 0.001) -> GilHold:
     """The heartbeat's figures while this thread only sleeps: the machine's own timer slack."""
     with Heartbeat(period) as hb:
         time.sleep(duration)
     return hb.result()
-
-
-# -- probing a callable ----------------------------------------------------------------------
-
-
-@dataclass
-class ProbeResult:
-    """What ``probe`` found: the figures during the calls, the idle baseline, the verdict."""
-
-    target: str
-    calls: int
-    hold: GilHold
-    idle: GilHold
-    switch_interval_s: float
-    verdict: Verdict
-    gil_enabled: bool
-    per_call_s: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.per_call_s = self.hold.duration_s / max(self.calls, 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "verdict": self.verdict.label,
-            "reason": self.verdict.reason,
-            "calls": self.calls,
-            "per_call_s": self.per_call_s,
-            "switch_interval_s": self.switch_interval_s,
-            "gil_enabled": self.gil_enabled,
-            "figures": self.hold.to_dict(),
-            "idle": self.idle.to_dict(),
-        }
-
-
-def probe(
-    func: Callable[..., Any],
-    *args: Any,
-    min_time: float = PROBE_MIN_TIME_S,
-    period: float = 0.001,
-    target: str | None = None,
-    **kwargs: Any,
-) -> ProbeResult:
-    """Does ``func(*args, **kwargs)`` release the GIL? Call it under a heartbeat until at least
-    ``min_time`` seconds have passed (so the heartbeat sees enough ticks), then judge.
-
-    The idle baseline is measured just before, on the same machine state.
-    """
-    if not callable(func):
-        raise TypeError(f"func must be callable, got {type(func).__name__}")
-    if not (isinstance(min_time, (int, float)) and min_time > 0):
-        raise ValueError(f"min_time must be > 0 seconds, got {min_time!r}")
-    idle = idle_baseline(period=period)
-    hold, calls, _ = listen(lambda: func(*args, **kwargs), min_time, period)
-    si = sys.getswitchinterval()
-    return ProbeResult(
-        target=target or getattr(func, "__qualname__", repr(func)),
-        calls=calls,
-        hold=hold,
-        idle=idle,
-        switch_interval_s=si,
-        verdict=verdict(hold, idle, si),
-        gil_enabled=getattr(sys, "_is_gil_enabled", lambda: True)(),
-    )
-
-
-def load_callable(spec: str) -> tuple[Callable[..., Any], Any]:
-    """``MODULE:ATTR.PATH`` (or ``MODULE.FUNC``) -> the callable, and the gilfree ``Kernel`` the
-    path went through (``gilfree.kernels:mandelbrot.nogil`` -> mandelbrot), or ``None``.
-
-    Raises ``ValueError`` with one line for anything that is not an importable callable.
-    """
-    from gilfree.kernels import Kernel
-
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"expected MODULE:FUNC, got {spec!r}")
-    if ":" in spec:
-        module_name, _, path = spec.partition(":")
-        candidates = [(module_name, path)]
-    else:  # time.sleep: the longest importable module prefix, the rest an attribute path
-        parts = spec.split(".")
-        candidates = [(".".join(parts[:i]), ".".join(parts[i:])) for i in range(len(parts) - 1, 0, -1)]
-    error = f"expected MODULE:FUNC (such as time:sleep), got {spec!r}"
-    for module_name, path in candidates:
-        if not module_name or not path or not all(p.isidentifier() for p in path.split(".")):
-            continue
-        try:
-            obj: Any = importlib.import_module(module_name)
-        except ImportError as exc:
-            error = f"cannot import module {module_name!r}: {exc}"
-            continue
-        kernel = None
-        for i, attr in enumerate(path.split(".")):
-            try:
-                obj = getattr(obj, attr)
-            except AttributeError as exc:
-                where = ".".join([module_name, *path.split(".")[:i]])
-                raise ValueError(f"{where} has no attribute {attr!r}") from exc
-            if isinstance(obj, Kernel):
-                kernel = obj
-        if not callable(obj):
-            raise ValueError(f"{spec} is a {type(obj).__name__}, not a callable")
-        return obj, kernel
-    raise ValueError(error)
