@@ -3,7 +3,8 @@
 * :mod:`gilfree.probe.heartbeat`: the heartbeat thread and its figures (:class:`GilHold`),
   and :func:`listen`, the one listening loop (the comparison harness uses it too);
 * :mod:`gilfree.probe.verdicts`: :func:`verdict`, a pure function from figures to an answer;
-* :mod:`gilfree.probe.probing`: :func:`probe`, which measures a callable and judges it.
+* :mod:`gilfree.probe.probing`: :func:`probe`, which measures a callable and judges it;
+* :mod:`gilfree.probe.isolated`: the same in a child process, for the command line.
 
 Everything is re-exported here, so ``from gilfree.probe import ...`` keeps working.
 """
@@ -17,31 +18,41 @@ from gilfree.probe.heartbeat import (
     listen,
     request_short_slice,
 )
-from gilfree.probe.probing import PROBE_MIN_TIME_S, ProbeResult, load_callable, probe
+from gilfree.probe.probing import (
+    PROBE_MAX_MIN_TIME_S,
+    PROBE_MIN_TIME_S,
+    PROBE_SWITCH_INTERVAL_S,
+    ProbeResult,
+    load_callable,
+    probe,
+    switch_interval,
+)
 from gilfree.probe.verdicts import (
-    CPU_SHARE_FLOOR,
+    HIGH,
     HOLDS,
     HOLDS_IN_SLICES,
-    HOLDS_MIN_BLOCKED,
-    HOLDS_MIN_STALL_INTERVALS,
+    INCONCLUSIVE,
+    LOW,
+    PARTLY_RELEASES,
     RELEASES,
-    SLICES_MIN_WAIT_INTERVALS,
     VERDICTS,
     Verdict,
     verdict,
 )
 
 __all__ = [
-    "CPU_SHARE_FLOOR",
     "HEARTBEAT_SLICE_NS",
+    "HIGH",
     "HOLDS",
     "HOLDS_IN_SLICES",
-    "HOLDS_MIN_BLOCKED",
-    "HOLDS_MIN_STALL_INTERVALS",
     "IDLE_BASELINE_S",
+    "INCONCLUSIVE",
+    "LOW",
+    "PARTLY_RELEASES",
+    "PROBE_MAX_MIN_TIME_S",
     "PROBE_MIN_TIME_S",
+    "PROBE_SWITCH_INTERVAL_S",
     "RELEASES",
-    "SLICES_MIN_WAIT_INTERVALS",
     "VERDICTS",
     "GilHold",
     "Heartbeat",
@@ -52,5 +63,6 @@ __all__ = [
     "load_callable",
     "probe",
     "request_short_slice",
+    "switch_interval",
     "verdict",
 ]

@@ -19,9 +19,16 @@ A Python thread can only wake up when it gets the GIL, so:
   run but waiting for a core, read from the kernel's per-thread scheduler statistics
   (``/proc/self/task/<tid>/schedstat``). About 0 on a quiet machine; on a busy one it says
   how much of the lateness was the machine's and not the GIL's. ``None`` elsewhere.
-* **GIL wait p75 / max** (``gil_p75_ms``, ``gil_max_ms``): the p75 and maximum of each tick's
+* **GIL wait p25 / p50 / p75 / max** (``gil_p75_ms``, ...): quantiles of each tick's
   lateness less its wait for a core, so what is left is the wait for the GIL. They equal the
-  plain p75 and maximum where the OS does not report the wait for a core.
+  plain quantiles where the OS does not report the wait for a core. ``GilHold.ticks_ms``
+  keeps every tick's (lateness, GIL wait), which the verdict weighs by time.
+* **worker CPU wait fraction**: the same wait for a core, for the thread making the calls
+  (:func:`listen` measures it): a worker that waits for a core while it holds the GIL makes
+  the heartbeat late, and one waiting to take the GIL back leaves it free.
+
+Only ticks that ran inside the measured window count (and were due before it closed): those
+before it, while the heartbeat settles, saw no work, and would make a hold look partly free.
 
 The heartbeat stands for a thread that must answer quickly (a UI, a server's accept loop), and
 asks the OS what such a thread would ask: on Linux 6.12 and later, a short time slice
@@ -41,8 +48,10 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from itertools import repeat, starmap
 from typing import Any
 
 #: How long ``idle_baseline`` listens to a plain ``time.sleep``.
@@ -69,6 +78,28 @@ class GilHold:
     gil_max_ms: float | None = None
     #: whether the heartbeat got its short time slice (Linux 6.12+); None where not tried
     short_slice: bool | None = None
+    #: the tick three quarters of the ticks were later than; p25 and p50 of the GIL wait
+    p25_ms: float | None = None
+    gil_p25_ms: float | None = None
+    gil_p50_ms: float | None = None
+    #: share of the run the thread making the calls was ready but waiting for a core (Linux,
+    #: measured by ``listen``; None where not measured)
+    worker_cpu_wait_fraction: float | None = None
+    #: the heartbeat's period, and each tick's (lateness, GIL wait) in ms; left out of
+    #: ``to_dict`` (a JSON cell stays small): the verdict falls back to the quantiles without
+    period_ms: float = 1.0
+    ticks_ms: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+
+    @property
+    def gil_wait_p25_ms(self) -> float:
+        for x in (self.gil_p25_ms, self.p25_ms):
+            if x is not None:
+                return x
+        return self.gil_wait_p50_ms
+
+    @property
+    def gil_wait_p50_ms(self) -> float:
+        return self.p50_ms if self.gil_p50_ms is None else self.gil_p50_ms
 
     @property
     def gil_wait_p75_ms(self) -> float:
@@ -79,7 +110,9 @@ class GilHold:
         return self.max_ms if self.gil_max_ms is None else self.gil_max_ms
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        del d["ticks_ms"]
+        return d
 
 
 class Heartbeat:
@@ -96,6 +129,7 @@ class Heartbeat:
         self.period = period
         self.short_slice = short_slice
         self._lateness: list[float] = []
+        self._dues: list[float] = []
         self._cpu_wait: list[float] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -107,6 +141,7 @@ class Heartbeat:
     def _beat(self) -> None:
         clock, sleep, period = time.perf_counter, time.sleep, self.period
         late: list[float] = []
+        dues: list[float] = []
         waits: list[float] = []
         self._short_slice = request_short_slice() if self.short_slice else None
         runqueue = _RunQueueClock.for_this_thread()
@@ -118,6 +153,7 @@ class Heartbeat:
                 sleep(max(0.0, due - clock()))
                 now = clock()
                 late.append(now - due)
+                dues.append(due)
                 if runqueue:
                     cur = runqueue.read()
                     waits.append((cur - prev) * 1e-9)
@@ -127,7 +163,7 @@ class Heartbeat:
             if runqueue:
                 runqueue.close()
             with self._lock:
-                self._lateness, self._cpu_wait = late, waits
+                self._lateness, self._dues, self._cpu_wait = late, dues, waits
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -144,10 +180,17 @@ class Heartbeat:
     def result(self) -> GilHold:
         """Lateness figures over the measured window (call after the ``with`` block)."""
         with self._lock:
-            raw, waits = list(self._lateness), list(self._cpu_wait)
+            raw, dues, waits = list(self._lateness), list(self._dues), list(self._cpu_wait)
         duration = max(self._t1 - self._t0, 1e-9)
+        # A tick counts if it ran after the window opened (so it was kept waiting by the work,
+        # if at all) and was due before it closed.
+        keep = [i for i, due in enumerate(dues) if due + raw[i] >= self._t0 and due < self._t1]
+        waits = [waits[i] for i in keep] if len(waits) == len(raw) else []
+        raw = [raw[i] for i in keep]
         if not raw:
-            return GilHold(0, duration, 0.0, 0.0, 0.0, 0.0, short_slice=self._short_slice)
+            return GilHold(
+                0, duration, 0.0, 0.0, 0.0, 0.0, short_slice=self._short_slice, period_ms=self.period * 1e3
+            )
         late = sorted(raw)
 
         def pct(xs: list[float], q: float) -> float:
@@ -163,11 +206,17 @@ class Heartbeat:
             blocked_fraction=min(1.0, blocked / duration),
             p75_ms=pct(late, 0.75),
             short_slice=self._short_slice,
+            p25_ms=pct(late, 0.25),
+            period_ms=self.period * 1e3,
         )
-        if len(waits) == len(raw):
-            gil = sorted(max(0.0, x - w) for x, w in zip(raw, waits, strict=True))
+        gil_raw = raw
+        if waits:
+            gil_raw = [max(0.0, x - w) for x, w in zip(raw, waits, strict=True)]
+            gil = sorted(gil_raw)
             hold.cpu_wait_fraction = min(1.0, sum(waits) / duration)
+            hold.gil_p25_ms, hold.gil_p50_ms = pct(gil, 0.25), pct(gil, 0.50)
             hold.gil_p75_ms, hold.gil_max_ms = pct(gil, 0.75), gil[-1] * 1e3
+        hold.ticks_ms = tuple((x * 1e3, g * 1e3) for x, g in zip(raw, gil_raw, strict=True))
         return hold
 
 
@@ -258,24 +307,47 @@ class _RunQueueClock:
         os.close(self._fd)
 
 
-def listen(call: Callable[[], Any], min_time: float, period: float = 0.001) -> tuple[GilHold, int, Any]:
+def listen(
+    call: Callable[[], Any], min_time: float, period: float = 0.001, *, batch: int = 1
+) -> tuple[GilHold, int, Any]:
     """``call()`` over and over under a heartbeat until ``min_time`` seconds have passed.
 
     Returns the heartbeat's figures, the number of calls and the last call's value. The one
     listening loop: ``probe`` and the harness's listened run both use it, so a cell's GIL
-    figures and a probe's are measured alike.
+    figures and a probe's are measured alike. The figures include this thread's own wait for
+    a core (``worker_cpu_wait_fraction``) where the OS reports it.
+
+    ``batch > 1`` makes ``batch`` calls at a time from C (``itertools.starmap`` drained by a
+    ``collections.deque``), with no bytecode between them. Why: the interpreter hands the GIL
+    over only between bytecodes, so a C function that keeps the GIL, called in a Python loop,
+    lets another thread in after every call and reads like pure Python; called from C, it
+    keeps the GIL for the whole batch, which the heartbeat cannot miss however short one call
+    is. A releasing call still releases, and pure Python still hands over in slices.
     """
+    if not (isinstance(batch, int) and batch >= 1):
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
     calls = 0
     value = None
     clock = time.perf_counter
-    with Heartbeat(period) as hb:
-        t0 = clock()
-        while True:
-            value = call()
-            calls += 1
-            if clock() - t0 >= min_time:
-                break
-    return hb.result(), calls, value
+    worker = _RunQueueClock.for_this_thread()
+    waited = 0
+    try:
+        with Heartbeat(period) as hb:
+            waited = -worker.read() if worker else 0
+            t0 = clock()
+            while True:
+                value = call() if batch == 1 else deque(starmap(call, repeat((), batch)), maxlen=1)[0]
+                calls += batch
+                if clock() - t0 >= min_time:
+                    break
+            waited += worker.read() if worker else 0
+    finally:
+        if worker:
+            worker.close()
+    hold = hb.result()
+    if worker:
+        hold.worker_cpu_wait_fraction = min(1.0, waited * 1e-9 / hold.duration_s)
+    return hold, calls, value
 
 
 def idle_baseline(duration: float = IDLE_BASELINE_S, period: float = 0.001) -> GilHold:
