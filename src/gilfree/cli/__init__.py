@@ -185,54 +185,77 @@ def _add_compare_parser(sub) -> None:
 # -- gilfree probe -----------------------------------------------------------------------------
 
 
-def _cmd_probe(args: argparse.Namespace) -> int:
-    from gilfree import probe
-    from gilfree.cli import words
-
+def _probe_seconds(option: str, text: str, limit: float) -> float:
+    """A number of seconds for ``option``: finite, above 0, at most ``limit``."""
     try:
-        func, kernel = probe.load_callable(args.target)
-        lead: list = []
-        if args.bytes is not None and args.kernel_inputs is not None:
-            raise ValueError("give --bytes or --kernel-inputs, not both")
-        if args.bytes is not None:
-            import numpy as np
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{option}: expected seconds, got {text!r}") from None
+    if not 0 < value <= limit:  # also refuses nan and inf
+        raise UsageError(f"{option}: expected seconds above 0 and at most {limit:g}, got {text!r}")
+    return value
 
-            lead = [np.random.default_rng(0).bytes(words.parse_bytes(args.bytes))]
-        if args.kernel_inputs is not None:
-            if kernel is None:
-                raise ValueError(
-                    "--kernel-inputs needs a kernel variant, such as gilfree.kernels:mandelbrot.nogil"
-                )
-            lead = list(kernel.make_inputs(args.kernel_inputs).whole())
-        try:
-            min_time = float(args.min_time)
-        except ValueError:
-            raise ValueError(f"--min-time: expected seconds, got {args.min_time!r}") from None
-        call_args, call_kwargs = words.parse_call_args(args.args)
-        call_args = lead + call_args
-        try:
-            func(*call_args, **call_kwargs)  # a first call: the error, if any, and the warm-up
-        except Exception as exc:
-            raise ValueError(f"calling {args.target} raised {type(exc).__name__}: {exc}") from None
-        result = probe.probe(func, *call_args, min_time=min_time, target=args.target, **call_kwargs)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from gilfree.cli import words
+    from gilfree.probe import PROBE_MAX_MIN_TIME_S, isolated
+
+    min_time = _probe_seconds("--min-time", args.min_time, PROBE_MAX_MIN_TIME_S)
+    timeout = _probe_seconds("--timeout", args.timeout, isolated.MAX_TIMEOUT_S)
+    if args.bytes is not None and args.kernel_inputs is not None:
+        raise UsageError("give --bytes or --kernel-inputs, not both")
+    n_bytes = None
+    if args.bytes is not None:
+        try:
+            n_bytes = words.parse_bytes(args.bytes)
+        except ValueError as exc:
+            raise UsageError(f"--bytes: {exc}") from None
+        import psutil
+
+        free = psutil.virtual_memory().available
+        if n_bytes > free:
+            raise UsageError(
+                f"--bytes: {args.bytes} is {n_bytes} bytes, "
+                f"more than this machine's free memory ({free} bytes)"
+            )
+    spec = {
+        "target": args.target,
+        "args": list(args.args),
+        "bytes": n_bytes,
+        "kernel_inputs": args.kernel_inputs,
+        "min_time": min_time,
+    }
+    try:  # in a child process: see gilfree.probe.isolated for why
+        found = isolated.run(spec, timeout)
+    except isolated.ProbeFailed as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(found, indent=2))
         return 0
+    _print_probe(found)
+    return 0
+
+
+def _print_probe(found: dict) -> None:
+    """The verdict, its reason and the figures behind it, from a probe's ``to_dict()``."""
     from rich.console import Console
     from rich.table import Table
 
-    colour = {"releases": "green", "holds": "red", "holds in slices": "yellow"}[result.verdict.label]
+    from gilfree.probe import GilHold
+
+    colour = {"releases": "green", "partly releases": "cyan", "holds": "red", "holds in slices": "yellow"}
+    label = found["verdict"]
     console = Console()
-    console.print(f"[bold]{args.target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
-    console.print(result.verdict.reason)
+    console.print(
+        f"[bold]{found['target']}[/]: [bold {colour.get(label, 'magenta')}]{label}[/] the GIL"
+        f" [dim](confidence {found['confidence']})[/]"
+    )
+    console.print(found["reason"], highlight=False)
     t = Table(show_header=True)
     t.add_column("figure")
     t.add_column("during the calls", justify="right")
     t.add_column("idle", justify="right")
-    h, i = result.hold, result.idle
+    h, i = GilHold(**found["figures"]), GilHold(**found["idle"])
     t.add_row("heartbeat ticks", str(h.ticks), str(i.ticks))
     t.add_row("measured for (s)", f"{h.duration_s:.3f}", f"{i.duration_s:.3f}")
     for name in ("p50_ms", "p75_ms", "p99_ms", "max_ms"):
@@ -240,19 +263,28 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     t.add_row("blocked fraction", f"{h.blocked_fraction:.2f}", f"{i.blocked_fraction:.2f}")
     if h.cpu_wait_fraction is not None and i.cpu_wait_fraction is not None:
         t.add_row("CPU wait fraction", f"{h.cpu_wait_fraction:.2f}", f"{i.cpu_wait_fraction:.2f}")
-        t.add_row("GIL wait p75 (ms)", f"{h.gil_wait_p75_ms:.2f}", f"{i.gil_wait_p75_ms:.2f}")
-        t.add_row("GIL wait max (ms)", f"{h.gil_wait_max_ms:.2f}", f"{i.gil_wait_max_ms:.2f}")
+        if h.worker_cpu_wait_fraction is not None:
+            t.add_row("worker CPU wait fraction", f"{h.worker_cpu_wait_fraction:.2f}", "-")
+        for q in ("p25", "p50", "p75", "max"):
+            a, b = getattr(h, f"gil_wait_{q}_ms"), getattr(i, f"gil_wait_{q}_ms")
+            t.add_row(f"GIL wait {q} (ms)", f"{a:.2f}", f"{b:.2f}")
+    shares = found.get("shares", {})
+    if "free" in shares:
+        for key, what in (("free", "GIL free"), ("slice", "in slices"), ("long", "in long stalls")):
+            t.add_row(f"time share: {what}", f"{shares[key]:.2f}", "")
     console.print(t)
     console.print(
-        f"{result.calls} call(s), {result.per_call_s * 1e3:.3g} ms each; switch interval "
-        f"{result.switch_interval_s * 1e3:g} ms" + ("" if result.gil_enabled else "; the GIL is off"),
+        f"{found['calls']} call(s), {found['per_call_s'] * 1e3:.3g} ms each, {found['batch']} per batch; "
+        f"switch interval {found['switch_interval_s'] * 1e3:g} ms while probing; "
+        f"{found['tries']} measurement(s)" + ("" if found["gil_enabled"] else "; the GIL is off"),
         style="dim",
+        highlight=False,
     )
-    return 0
 
 
 def _add_probe_parser(sub) -> None:
     from gilfree.probe import PROBE_MIN_TIME_S
+    from gilfree.probe.isolated import DEFAULT_TIMEOUT_S
 
     p = sub.add_parser(
         "probe",
@@ -260,9 +292,10 @@ def _add_probe_parser(sub) -> None:
         description=(
             "Call MODULE:FUNC(ARGS...) over and over for at least --min-time seconds while a "
             "heartbeat thread measures how late it wakes, and say whether the call releases "
-            "the GIL, holds it, or holds it in slices (as pure Python does). ARGS are Python "
-            "literals (0.5, b'abc', [1, 2]) or strings; name=value passes a keyword. "
-            "Examples: time:sleep 0.5 | hashlib:sha256 --bytes 16M | "
+            "the GIL, partly releases it, holds it, or holds it in slices (as pure Python does), "
+            "and how sure that is. The calls run in a child process, under a 0.1 ms switch "
+            "interval. ARGS are Python literals (0.5, b'abc', [1, 2]) or strings; name=value "
+            "passes a keyword. Examples: time:sleep 0.5 | hashlib:sha256 --bytes 16M | "
             "gilfree.kernels:mandelbrot.nogil --kernel-inputs default"
         ),
     )
@@ -280,7 +313,15 @@ def _add_probe_parser(sub) -> None:
         metavar="S",
         help=f"keep calling for at least S seconds (default {PROBE_MIN_TIME_S})",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--timeout",
+        default=str(DEFAULT_TIMEOUT_S),
+        metavar="S",
+        help=f"give up after S seconds, exit status 2 (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table (the target's prints go to stderr)"
+    )
     p.set_defaults(func=_cmd_probe)
 
 
