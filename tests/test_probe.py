@@ -152,10 +152,16 @@ def test_the_wait_for_a_core_is_not_blamed_on_the_gil():
 
 
 def test_too_busy_a_machine_is_inconclusive():
-    for busy in ({"cpu_wait": 0.5}, {"worker_wait": 0.6}):
+    for busy, who in (({"cpu_wait": 0.5}, "heartbeat"), ({"worker_wait": 0.6}, "worker")):
         v = verdict(figures((25, 10.0), **busy), IDLE, SI)
         assert (v.label, v.confidence) == (INCONCLUSIVE, LOW)
-        assert "too busy to tell" in v.reason
+        assert f"the {who} waited for a core" in v.reason and "too busy to tell" in v.reason
+    assert label(figures((250, 0.26), worker_wait=0.6)) == INCONCLUSIVE  # slices, or a stretched hold?
+    # A worker waiting for a core cannot make a free GIL look held: releases stands, unsure.
+    v = verdict(figures((300, 0.07), worker_wait=0.6), IDLE, SI)
+    assert (v.label, v.confidence) == (RELEASES, LOW)
+    # ... unless its wait could explain the free time: then it may be a hold with gaps.
+    assert label(figures((300, 0.07), worker_wait=0.9)) == INCONCLUSIVE
     assert label(figures((2, 0.07))) == INCONCLUSIVE  # two ticks are too few to weigh
     noisy_idle = figures((60, 0.07), (40, 0.5))  # even idle, 40% of the ticks were late
     v = verdict(figures((300, 0.07)), noisy_idle, SI)

@@ -13,16 +13,20 @@ tick's wait for the GIL, less the idle heartbeat's typical wait, falls into one 
 Each tick stands for the time since the one before (its period plus its lateness), so the
 bins give *shares of the run*. The answers:
 
-1. **inconclusive** when the heartbeat or the worker waited for a core at least
-   ``INCONCLUSIVE_BUSY`` (half) of the run, when fewer than ``MIN_TICKS`` ticks were seen,
-   or when the idle baseline itself does not read "free": the machine, not the call, decided
-   the figures;
-2. **releases** when the GIL was free at least ``RELEASES_MIN_FREE`` of the run;
-3. **partly releases** when it was free for a real share of the run (``PARTLY_MIN_FREE``),
-   beyond what the worker's own wait for a core explains (a worker waiting for a core
-   after handing the GIL over leaves it free too), and held the rest;
+1. **inconclusive** when the heartbeat waited for a core at least ``INCONCLUSIVE_BUSY``
+   (half) of the run, when fewer than ``MIN_TICKS`` ticks were seen, or when the idle
+   baseline itself does not read "free": the machine, not the call, decided the figures;
+2. **releases** when the GIL was free at least ``RELEASES_MIN_FREE`` of the run, and
+   ``PARTLY_MIN_FREE`` more than the worker's own wait for a core explains (a worker
+   waiting for a core after handing the GIL over leaves it free, whatever the call does);
+3. **partly releases** when it was free for less, but still that much more than the worker's
+   wait explains, and held the rest;
 4. **holds** when the long share is at least the slice share: C code kept the GIL;
 5. **holds in slices** otherwise: bytecode held it and handed it over at the switch interval.
+
+Rules 4 and 5 become **inconclusive** when the worker waited for a core at least half the
+run: a worker descheduled while it holds the GIL keeps the heartbeat out for a scheduler
+slice (milliseconds), which neither a slice nor a stall of C code can be told from.
 
 On a busy machine the worker waits for a core while it holds the GIL, which stretches every
 wait: the long bound is divided by the share of the run the busier of the two threads got a
@@ -79,8 +83,9 @@ RELEASES_MIN_FREE = 0.8
 #: call at load 2-3 looked 10-14% free with its worker waiting 40-50%); the margin keeps
 #: those gaps from reading as a partial release.
 PARTLY_MIN_FREE = 0.15
-#: "inconclusive" when the heartbeat or the worker waited for a core this share of the run.
-#: Why: then the scheduler, not the GIL, decided when the heartbeat ran.
+#: "inconclusive" when the heartbeat waited for a core this share of the run (or the worker
+#: did, for "holds" and "holds in slices"). Why: then the scheduler, not the GIL, decided
+#: when the heartbeat ran (measured at load 3-4 on 2 cores: worker waits of 40-57%).
 INCONCLUSIVE_BUSY = 0.5
 #: Confidence is "low" when either thread waited for a core this share of the run or more.
 LOW_CONFIDENCE_BUSY = 0.2
@@ -156,11 +161,12 @@ def verdict(hold: GilHold, idle: GilHold | None = None, switch_interval: float |
     def inconclusive(why: str) -> Verdict:
         return Verdict(INCONCLUSIVE, why, LOW, figures)
 
-    if busy >= INCONCLUSIVE_BUSY:
-        who = "heartbeat" if (hold.cpu_wait_fraction or 0.0) >= worker_wait else "worker"
-        return inconclusive(
-            f"the {who} waited for a core {busy:.0%} of the time: the machine is too busy to tell"
-        )
+    def too_busy(who: str, share: float) -> Verdict:
+        why = f"the {who} waited for a core {share:.0%} of the time: the machine is too busy to tell"
+        return inconclusive(why)
+
+    if (hold.cpu_wait_fraction or 0.0) >= INCONCLUSIVE_BUSY:
+        return too_busy("heartbeat", hold.cpu_wait_fraction or 0.0)
     if hold.ticks < MIN_TICKS:
         return inconclusive(f"only {hold.ticks} heartbeat(s) in {hold.duration_s:.2f} s: too few to tell")
     if idle is not None and idle.ticks >= MIN_TICKS:
@@ -173,12 +179,13 @@ def verdict(hold: GilHold, idle: GilHold | None = None, switch_interval: float |
 
     stalls = f"stalls of up to {hold.gil_wait_max_ms:.1f} ms"
     shares = f"free {free:.0%}, in slices {sliced:.0%}, in long stalls {long:.0%} of the time"
-    if free >= RELEASES_MIN_FREE:
-        label, margin = RELEASES, free - RELEASES_MIN_FREE
+    unexplained = free - worker_wait  # the free time the worker's gaps cannot account for
+    if free >= RELEASES_MIN_FREE and unexplained >= PARTLY_MIN_FREE:
+        label, margin = RELEASES, min(free - RELEASES_MIN_FREE, unexplained - PARTLY_MIN_FREE)
         reason = f"the heartbeat found the GIL free {free:.0%} of the time ({shares})"
-    elif free - worker_wait >= PARTLY_MIN_FREE:
+    elif unexplained >= PARTLY_MIN_FREE:
         label = PARTLY_RELEASES
-        margin = min(free - worker_wait - PARTLY_MIN_FREE, RELEASES_MIN_FREE - free)
+        margin = min(unexplained - PARTLY_MIN_FREE, RELEASES_MIN_FREE - free)
         how = f"in {stalls}" if long >= sliced else "in slices, as bytecode does"
         reason = (
             f"the GIL was free {free:.0%} of the time and held the rest, {how} ({shares}; "
@@ -196,5 +203,7 @@ def verdict(hold: GilHold, idle: GilHold | None = None, switch_interval: float |
             f"the heartbeat waited about a switch interval ({si_ms:g} ms) for most ticks: the GIL "
             f"was held and handed over in slices, as bytecode does ({shares})"
         )
+    if label in (HOLDS, HOLDS_IN_SLICES) and worker_wait >= INCONCLUSIVE_BUSY:
+        return too_busy("worker", worker_wait)
     confident = margin >= CLEAR_MARGIN and busy < LOW_CONFIDENCE_BUSY
     return Verdict(label, reason, HIGH if confident else LOW, figures)
