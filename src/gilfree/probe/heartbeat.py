@@ -109,10 +109,30 @@ class GilHold:
     def gil_wait_max_ms(self) -> float:
         return self.max_ms if self.gil_max_ms is None else self.gil_max_ms
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, extra: bool = False) -> dict[str, Any]:
+        """The figures as a dict: those of the comparison's JSON schema (``gilfree-compare/1``),
+        and with ``extra`` the later ones too (the probe's JSON). Never the per-tick list."""
         d = asdict(self)
         del d["ticks_ms"]
-        return d
+        return d if extra else {k: v for k, v in d.items() if k in _SCHEMA_FIELDS}
+
+
+#: The figures a comparison cell's JSON carries (``gilfree.report``'s schema).
+_SCHEMA_FIELDS = frozenset(
+    [
+        "ticks",
+        "duration_s",
+        "p50_ms",
+        "p99_ms",
+        "max_ms",
+        "blocked_fraction",
+        "p75_ms",
+        "cpu_wait_fraction",
+        "gil_p75_ms",
+        "gil_max_ms",
+        "short_slice",
+    ]
+)
 
 
 class Heartbeat:

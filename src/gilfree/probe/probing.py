@@ -14,7 +14,7 @@ How :func:`probe` calls, and why:
   function that keeps the GIL then keeps it for the whole batch, however short one call is;
   one that releases it still does, and a Python function still runs bytecode. A C function
   behind a Python wrapper (``json.loads``, ``np.sort``) is called through the wrapper's
-  bytecode: it reads "holds" from about 2 ms a call, and shorter ones as "holds in slices".
+  bytecode: it reads "holds" from about 1 ms a call, and shorter ones as "holds in slices".
 * **Long enough for a few ticks**: at least ``min_time`` and four calls.
 * **Again if inconclusive**, up to ``tries`` times (a busy spell passes).
 """
@@ -42,8 +42,8 @@ PROBE_MAX_MIN_TIME_S = 3600.0
 #: 0.16-0.19 ms a tick (measured on the 2-core development machine), far below a GIL-holding
 #: C call of 1 ms, and far above a free GIL (0.01 ms); shorter would only add handovers.
 PROBE_SWITCH_INTERVAL_S = 1e-4
-#: A batch of calls made from C lasts about this long. Why: ten times the bound for a long
-#: stall at the probe's interval (0.9 ms), so a holding batch cannot pass for a slice, and
+#: A batch of calls made from C lasts about this long. Why: twenty times the bound for a long
+#: stall at the probe's interval (0.5 ms), so a holding batch cannot pass for a slice, and
 #: short enough that ``min_time`` is kept to within a few percent.
 BATCH_S = 0.01
 #: ... and has at most this many calls (a call of a few ns would otherwise ask for millions).
@@ -119,8 +119,8 @@ class ProbeResult:
             "tries": self.tries,
             "switch_interval_s": self.switch_interval_s,
             "gil_enabled": self.gil_enabled,
-            "figures": self.hold.to_dict(),
-            "idle": self.idle.to_dict(),
+            "figures": self.hold.to_dict(extra=True),
+            "idle": self.idle.to_dict(extra=True),
         }
 
     def describe(self) -> str:
