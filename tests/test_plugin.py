@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from gilfree.probe import HOLDS, RELEASES
+from gilfree.probe import HOLDS, INCONCLUSIVE, RELEASES
 from gilfree.testing import GilAssertionError, assert_holds_gil, assert_releases_gil
 
 from .conftest import gil_enabled
@@ -47,8 +47,9 @@ def test_a_failed_assertion_carries_the_figures_and_the_reason():
     assert message.startswith("gilfree: expected sum to release the GIL, but it holds the GIL")
     assert "why: " in message and "GIL wait p25/p50/p75/max" in message and "shares of the run" in message
     assert caught.value.result.verdict.label == HOLDS and len(caught.value.verdicts) == 2
-    with pytest.raises(GilAssertionError, match=r"expected time\.sleep to hold the GIL, but it releases"):
-        assert_holds_gil(time.sleep, 0.001, min_time=0.05, tries=1)
+    with pytest.raises(GilAssertionError, match=r"expected time\.sleep to hold the GIL, but it") as caught:
+        assert_holds_gil(time.sleep, 0.001, min_time=0.05, tries=2)
+    assert set(caught.value.verdicts) <= {RELEASES, INCONCLUSIVE}
     with pytest.raises(ValueError, match="tries must be an integer"):
         assert_releases_gil(time.sleep, 0.001, tries=0)
 

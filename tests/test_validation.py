@@ -10,7 +10,9 @@ The set mixes calls shorter than the default 5 ms switch interval (marked ``shor
 long ones, releasing and holding alike, and pure Python. It is robust on a busy 2-core
 machine: the probe takes each tick's wait for a core out of its figures and measures again
 when the machine was too busy to tell, and each case is asked up to ``TRIES`` times, stopping
-at the expected verdict (a busy spell makes a call look less free, never more).
+at the expected verdict (a busy spell makes a call look less free, never more). A case the
+machine never lets the probe measure (only "inconclusive") is skipped, with the reason: that
+is not a wrong verdict.
 
 ``python -m tests.test_validation --runs 3`` prints the README's table of expected and
 measured verdicts.
@@ -35,15 +37,18 @@ import numpy as np
 import pytest
 
 from gilfree import probe
-from gilfree.probe import HOLDS, HOLDS_IN_SLICES, PARTLY_RELEASES, RELEASES
+from gilfree.probe import HOLDS, HOLDS_IN_SLICES, INCONCLUSIVE, PARTLY_RELEASES, RELEASES
 
 pytestmark = [
     pytest.mark.thread_unsafe(reason="a heartbeat thread times its own lateness"),
     pytest.mark.slow,
 ]
 
-#: How many times a case is probed, at most, before its last verdict is taken.
+#: How many conclusive measurements a case gets, at most, before its last verdict is taken ...
 TRIES = 3
+#: ... and how many inconclusive ones (the machine too busy) it waits out, a pause apart.
+BUSY_TRIES = 6
+BUSY_PAUSE_S = 0.5
 
 
 def gil_enabled() -> bool:
@@ -266,14 +271,20 @@ def expected(case: Case) -> str:
 
 
 def probe_case(case: Case, tries: int = TRIES) -> tuple[list[str], probe.ProbeResult]:
-    """Probe up to ``tries`` times, stopping at the expected verdict; the verdicts and the last result."""
+    """Probe up to ``tries`` times, stopping at the expected verdict; the verdicts and the last
+    result. An inconclusive measurement (too busy a machine) is not counted, up to
+    ``BUSY_TRIES`` of them, with a pause before the next: a busy spell may pass."""
     func, args = case.call()
     seen: list[str] = []
-    for _ in range(tries):
-        result = probe.probe(func, *args, target=case.name)
+    busy = 0
+    while len(seen) - busy < tries and busy < BUSY_TRIES:
+        result = probe.probe(func, *args, target=case.name, tries=1)
         seen.append(result.verdict.label)
         if seen[-1] == expected(case):
             break
+        if seen[-1] == INCONCLUSIVE:
+            busy += 1
+            time.sleep(BUSY_PAUSE_S)
     return seen, result
 
 
@@ -293,6 +304,8 @@ def test_the_set_is_wide_enough():
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_validation_set(case):
     seen, result = probe_case(case)
+    if seen[-1] == INCONCLUSIVE:  # not a wrong verdict: the machine never let it measure
+        pytest.skip(f"the machine stayed too busy to tell ({len(seen)} tries): {result.verdict.reason}")
     assert seen[-1] == expected(case), f"{seen}\n{result.describe()}\nC source: {case.why}"
     assert not NEVER.get(expected(case), set()) & set(seen), f"{seen}\n{result.describe()}"
 
