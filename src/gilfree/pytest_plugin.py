@@ -115,10 +115,13 @@ def pytest_runtest_call(item: pytest.Item) -> None:
             pytest.fail(f"{mark.name}(...) needs a callable first, got {func!r}", pytrace=False)
         from gilfree.testing import GilAssertionError
 
+        failure = None
         try:
             _check(mark.name, func, tuple(args), dict(mark.kwargs))
         except GilAssertionError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)  # failed outside the handler: no "during handling" chain
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
     elif not probed:
         pytest.fail(
             f"marked {mark.name} but probed nothing: name the callable in the marker, "
