@@ -189,7 +189,7 @@ def probe(
         if judged.label != INCONCLUSIVE or attempt >= tries:
             break
     return ProbeResult(
-        target=target or getattr(func, "__qualname__", repr(func)),
+        target=target or str(getattr(func, "__qualname__", None) or repr(func)),
         calls=calls,
         hold=hold,
         idle=idle,
