@@ -105,6 +105,7 @@ def test_cli_probe_bytes(capsys):
         (["zlib:compress", "--bytes", "lots"], "--bytes: expected a byte count"),
         (["time:sleep", "0.01", "--min-time", "soon"], "--min-time: expected seconds"),
         (["zlib:compress", "--bytes", "1K", "--kernel-inputs", "tiny"], "not both"),
+        (["time:sleep", "0.01", "--min-time", "5", "--timeout", "2"], "--timeout: 2 s leaves no time"),
     ],
 )
 def test_cli_probe_bad_callable_exits_2_in_one_line(capsys, argv, message):

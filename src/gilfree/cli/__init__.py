@@ -202,6 +202,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
     min_time = _probe_seconds("--min-time", args.min_time, PROBE_MAX_MIN_TIME_S)
     timeout = _probe_seconds("--timeout", args.timeout, isolated.MAX_TIMEOUT_S)
+    if timeout <= min_time:
+        raise UsageError(f"--timeout: {args.timeout} s leaves no time for --min-time {args.min_time} s")
     if args.bytes is not None and args.kernel_inputs is not None:
         raise UsageError("give --bytes or --kernel-inputs, not both")
     n_bytes = None
