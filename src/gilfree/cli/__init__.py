@@ -185,23 +185,22 @@ def _add_compare_parser(sub) -> None:
 # -- gilfree probe -----------------------------------------------------------------------------
 
 
-def _probe_seconds(option: str, text: str, limit: float) -> float:
-    """A number of seconds for ``option``: finite, above 0, at most ``limit``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{option}: expected seconds, got {text!r}") from None
-    if not 0 < value <= limit:  # also refuses nan and inf
-        raise UsageError(f"{option}: expected seconds above 0 and at most {limit:g}, got {text!r}")
-    return value
-
-
 def _cmd_probe(args: argparse.Namespace) -> int:
     from gilfree.cli import words
     from gilfree.probe import PROBE_MAX_MIN_TIME_S, isolated
 
-    min_time = _probe_seconds("--min-time", args.min_time, PROBE_MAX_MIN_TIME_S)
-    timeout = _probe_seconds("--timeout", args.timeout, isolated.MAX_TIMEOUT_S)
+    def seconds(option: str, text: str, limit: float) -> float:
+        """A number of seconds for ``option``: finite, above 0, at most ``limit``."""
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{option}: expected seconds, got {text!r}") from None
+        if not 0 < value <= limit:  # also refuses nan and inf
+            raise UsageError(f"{option}: expected seconds above 0 and at most {limit:g}, got {text!r}")
+        return value
+
+    min_time = seconds("--min-time", args.min_time, PROBE_MAX_MIN_TIME_S)
+    timeout = seconds("--timeout", args.timeout, isolated.MAX_TIMEOUT_S)
     if timeout <= min_time:
         raise UsageError(f"--timeout: {args.timeout} s leaves no time for --min-time {args.min_time} s")
     if args.bytes is not None and args.kernel_inputs is not None:
@@ -234,12 +233,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
-    _print_probe(found)
-    return 0
 
-
-def _print_probe(found: dict) -> None:
-    """The verdict, its reason and the figures behind it, from a probe's ``to_dict()``."""
     from rich.console import Console
     from rich.table import Table
 
@@ -282,6 +276,7 @@ def _print_probe(found: dict) -> None:
         style="dim",
         highlight=False,
     )
+    return 0
 
 
 def _add_probe_parser(sub) -> None:
