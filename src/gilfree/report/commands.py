@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gilfree.probe import HOLDS, HOLDS_IN_SLICES, RELEASES
+
 
 def print_info(facts: dict[str, Any]) -> None:
     """``gilfree info``: one row per fact, then one per kernel with its variants."""
@@ -69,18 +71,31 @@ def print_run(result: Any) -> None:
 
 
 #: The verdicts' colours, in every table that shows one.
-VERDICT_COLOURS = {"releases": "green", "holds": "red", "holds in slices": "yellow"}
+VERDICT_COLOURS = {RELEASES: "green", HOLDS: "red", HOLDS_IN_SLICES: "yellow"}
+#: Each verdict as the predicate of a sentence whose subject is the callable.
+VERDICT_PHRASES = {
+    RELEASES: "releases the GIL",
+    HOLDS: "holds the GIL",
+    HOLDS_IN_SLICES: "holds the GIL in slices",
+}
+
+
+def verdict_phrase(label: str) -> str:
+    """``"holds in slices"`` -> ``"holds the GIL in slices"``; an unknown label is quoted."""
+    return VERDICT_PHRASES.get(label, f"GIL verdict {label!r}")
 
 
 def print_probe(result: Any, target: str) -> None:
     """``gilfree probe``: the verdict, its reason, and the heartbeat's figures beside idle."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    colour = VERDICT_COLOURS.get(result.verdict.label, "magenta")
+    label = result.verdict.label
+    colour = VERDICT_COLOURS.get(label, "magenta")
     console = Console()
-    console.print(f"[bold]{target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
-    console.print(result.verdict.reason)
+    console.print(Text.assemble((target, "bold"), ": ", (verdict_phrase(label), f"bold {colour}")))
+    console.print(result.verdict.reason, markup=False, highlight=False)
     t = Table(show_header=True)
     t.add_column("figure")
     t.add_column("during the calls", justify="right")
