@@ -1,4 +1,4 @@
-"""What report draws besides the compare table: the probe's verdict line.
+"""What report draws besides the compare table: the probe's verdict line and the plot's marks.
 
 Nothing is measured: the results are made up, so each test is about the drawing alone.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 from gilfree import report
+from gilfree.comparison import CellResult, Comparison
+from gilfree.harness.timing import FLAG_ABOVE_WORKERS, FLAG_NOISY
 from gilfree.probe import HOLDS, HOLDS_IN_SLICES, RELEASES, VERDICTS, GilHold, ProbeResult, Verdict
 from gilfree.report.commands import verdict_phrase
 
@@ -40,3 +42,36 @@ def test_every_verdict_has_a_phrase():
         "holds the GIL in slices",
     }
     assert "holds in slices the GIL" not in {verdict_phrase(v) for v in VERDICTS}
+
+
+# -- the table marks serial fallback and flagged cells --------------------------------------------
+
+
+def _cell(runner: str, workers: int, speedup: float, **kw) -> CellResult:
+    variant, matched = kw.pop("variant", "nogil"), kw.pop("matched", True)
+    return CellResult("integrate", variant, runner, workers, "small", matched, speedup=speedup, **kw)
+
+
+def _comparison(cells: list[CellResult]) -> Comparison:
+    machine = {"cores": 2, "python": "3.11.7", "build": "gil", "gil_enabled": True}
+    return Comparison(machine, {"size": "small", "repeat": 3}, HOLD, 0.005, cells, [], 1.0)
+
+
+def test_the_table_marks_fallback_and_flagged_cells():
+    from gilfree.report.tables import marks, notes
+
+    fallback = _cell("threads", 2, 0.9, serial_fallback=True)
+    flagged = _cell("threads", 2, 2.4, flags=[FLAG_ABOVE_WORKERS, FLAG_NOISY], speedup_range=[1.5, 2.6])
+    wrong = _cell("threads", 2, 1.9, matched=False)
+    assert marks(fallback) == "serial"
+    assert marks(flagged) == ">workers noisy"
+    assert marks(wrong) == "" and marks(wrong, mismatch=True) == "mismatch"
+    # the notes' own words may hold "; " or ":" without becoming marks of their own
+    assert [n.words for n in notes(flagged)] == [
+        "above workers: a speed-up over 2 cannot be true (the host drifted)",
+        "noisy: round by round the speed-up ran from 1.50 to 2.60",
+    ]
+    broken = _cell("threads", 2, 1.0, error="OSError: one; two", serial_fallback=True)
+    assert marks(broken) == "error serial"
+    csv_row = report.rows(_comparison([broken]))[0]
+    assert csv_row["notes"] == "OSError: one; two; ran serially: too little work to dispatch"
