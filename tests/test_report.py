@@ -5,6 +5,8 @@ Nothing is measured: the results are made up, so each test is about the drawing 
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from gilfree import report
@@ -44,7 +46,11 @@ def test_every_verdict_has_a_phrase():
     assert "holds in slices the GIL" not in {verdict_phrase(v) for v in VERDICTS}
 
 
-# -- the table marks serial fallback and flagged cells --------------------------------------------
+# -- the plot marks serial fallback and flagged cells --------------------------------------------
+
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason='needs matplotlib: pip install "gilfree[plot]"'
+)
 
 
 def _cell(runner: str, workers: int, speedup: float, **kw) -> CellResult:
@@ -55,6 +61,56 @@ def _cell(runner: str, workers: int, speedup: float, **kw) -> CellResult:
 def _comparison(cells: list[CellResult]) -> Comparison:
     machine = {"cores": 2, "python": "3.11.7", "build": "gil", "gil_enabled": True}
     return Comparison(machine, {"size": "small", "repeat": 3}, HOLD, 0.005, cells, [], 1.0)
+
+
+def _artists(fig, gid: str) -> list:
+    return [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == gid]
+
+
+@needs_matplotlib
+def test_the_plot_marks_fallback_and_flagged_cells():
+    import matplotlib.pyplot as plt
+
+    from gilfree.report import plot
+
+    comparison = _comparison(
+        [
+            _cell("serial", 1, 1.0),
+            _cell("threads", 1, 1.2, serial_fallback=True),
+            _cell("threads", 2, 2.4, flags=[FLAG_ABOVE_WORKERS, FLAG_NOISY], speedup_range=[1.5, 2.6]),
+            _cell("processes", 2, 1.9),
+            _cell("serial", 1, 1.0, variant="gil"),
+            _cell("threads", 2, 1.2, variant="gil", serial_fallback=True, flags=[FLAG_NOISY]),
+        ]
+    )
+    fig = report.figure(comparison)
+    try:
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert plot.FALLBACK_LABEL in legend and plot.FLAGGED_LABEL in legend
+        assert legend[-2:] == [plot.FALLBACK_LABEL, plot.FLAGGED_LABEL]  # after the lines
+        hollow = _artists(fig, plot.FALLBACK_GID)
+        assert sorted((x, y) for a in hollow for x, y in a.get_xydata().tolist()) == [(1, 1.2), (2, 1.2)]
+        assert all(a.get_markerfacecolor() == "white" for a in hollow)
+        crossed = _artists(fig, plot.FLAGGED_GID)
+        assert sorted((x, y) for a in crossed for x, y in a.get_xydata().tolist()) == [(2, 1.2), (2, 2.4)]
+        assert all(a.get_marker() == "x" for a in crossed)
+    finally:
+        plt.close(fig)
+
+
+@needs_matplotlib
+def test_a_plot_without_doubtful_cells_has_no_such_legend_entries():
+    import matplotlib.pyplot as plt
+
+    from gilfree.report import plot
+
+    fig = report.figure(_comparison([_cell("serial", 1, 1.0), _cell("threads", 2, 1.95)]))
+    try:
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert plot.FALLBACK_LABEL not in legend and plot.FLAGGED_LABEL not in legend
+        assert not _artists(fig, plot.FALLBACK_GID) and not _artists(fig, plot.FLAGGED_GID)
+    finally:
+        plt.close(fig)
 
 
 def test_the_table_marks_fallback_and_flagged_cells():
