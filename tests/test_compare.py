@@ -360,3 +360,28 @@ def test_layouts_add_dask_cells_per_layout():
 def test_scheduler_without_dask_is_a_usage_error(capsys):
     assert main(["compare", "--runners", "threads", "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--scheduler applies only to the dask runner" in capsys.readouterr().err
+
+
+class _Cluster:
+    """What ``compare.as_run`` reads of a started dask runner: its ``describe()``."""
+
+    def __init__(self, threads: list[int], layout: str) -> None:
+        self.threads, self.layout = threads, layout
+
+    def describe(self) -> dict:
+        extra = {"processes": len(self.threads), "threads_per_process": self.threads, "layout": self.layout}
+        return {"extra": extra}
+
+
+def test_a_dask_cell_is_measured_as_the_cluster_runs_it():
+    from gilfree.comparison import Cell
+
+    asked = Cell("integrate", "nogil", "dask", 1, "tiny")
+    even = compare.as_run(asked, _Cluster([2, 2], "2x2"))
+    assert even.workers == 4 and even.options_dict == {"n_workers": 2, "threads_per_worker": 2}
+    assert even.label == "dask 2x2"
+    uneven = compare.as_run(asked, _Cluster([2, 1], "1x2+1x1"))
+    assert uneven.workers == 3 and uneven.options_dict == {"layout": "1x2+1x1"}
+    # other runners' cells are as planned
+    threads = Cell("integrate", "nogil", "threads", 1, "tiny")
+    assert compare.as_run(threads, _Cluster([2], "1x2")) is threads
