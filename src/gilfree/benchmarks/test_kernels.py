@@ -11,56 +11,60 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from contenders import contenders
 
+from gilfree.benchmarks.contenders import by_id, contenders, size_of
 from gilfree.harness import listen_to, measure
 from gilfree.kernels import REGISTRY
 from gilfree.probe import idle_baseline
 
-_INPUTS: dict[str, object] = {}
+_INPUTS: dict[tuple[str, str], object] = {}
 _IDLE: list = []
 #: Rounds of the interleaved speed-up measurement (each also runs the baseline once).
 SPEEDUP_ROUNDS = 3
 
 
 def _inputs(kernel: str):
-    if kernel not in _INPUTS:
-        _INPUTS[kernel] = REGISTRY[kernel].make_inputs("large" if kernel == "sum_squares" else "default")
-    return _INPUTS[kernel]
+    key = (kernel, size_of(kernel))
+    if key not in _INPUTS:
+        _INPUTS[key] = REGISTRY[kernel].make_inputs(key[1])
+    return _INPUTS[key]
 
 
 def test_kernel(benchmark, contender):
-    reason = contender.missing
+    row = by_id(contender)
+    reason = row.missing
     if reason:
         pytest.skip(reason)
-    benchmark.group = contender.kernel
-    inputs = _inputs(contender.kernel)
+    benchmark.group = row.kernel
+    inputs = _inputs(row.kernel)
     if not _IDLE:
         _IDLE.append(idle_baseline())
-    baseline_row = next(c for c in contenders(contender.kernel) if c.baseline)
+    baseline_row = next(c for c in contenders(row.kernel) if c.baseline)
     with contextlib.ExitStack() as stack:
-        prepared = contender.prepare(inputs, stack)
+        prepared = row.prepare(inputs, stack)
         benchmark.pedantic(prepared.call, setup=prepared.reset, rounds=5, iterations=1, warmup_rounds=1)
         heard = listen_to(prepared, _IDLE[0])
         speedup = efficiency = spread = None
-        if not contender.baseline:
+        if not row.baseline:
             base = baseline_row.prepare(inputs, stack)
-            m = measure(prepared, base, repeat=SPEEDUP_ROUNDS, warmup=0, workers=contender.workers)
+            m = measure(prepared, base, repeat=SPEEDUP_ROUNDS, warmup=0, workers=row.workers)
             assert m.speedup is not None
             speedup, spread = m.speedup.value, [m.speedup.low, m.speedup.high]
-            efficiency = speedup / contender.workers
+            efficiency = speedup / row.workers
         else:
             speedup, efficiency = 1.0, 1.0
     benchmark.extra_info.update(
         {
-            "workers": contender.workers,
-            "variant": contender.variant,
-            "runner": contender.runner,
+            "size": size_of(row.kernel),
+            "workers": row.workers,
+            "variant": row.variant,
+            "runner": row.runner,
             "speedup": speedup,
             "speedup_range": spread,
             "efficiency": efficiency,
             "gil_p99_ms": heard.hold.p99_ms,
             "gil_blocked_fraction": heard.hold.blocked_fraction,
             "gil_verdict": heard.verdict,
+            "matched": heard.matched,
         }
     )
