@@ -459,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_probe_parser(sub)
     _add_claims_parser(sub)
+    from gilfree.cli import bench
+
+    bench.add_parser(sub)
     return parser
 
 
