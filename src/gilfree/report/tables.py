@@ -245,6 +245,10 @@ def table(comparison: Comparison, *, wide: bool = False, omit: tuple[str, ...] =
     return t
 
 
+#: A width no table reaches: to measure what a table needs rather than what a console gives it.
+UNBOUNDED = 10_000
+
+
 def fit(comparison: Comparison, console: Any, *, wide: bool = False) -> tuple[Any, tuple[str, ...]]:
     """The table for ``console``, and the columns left out (:data:`LEAVE_OUT`) so that every
     column but notes, which wraps, is whole at its width; ``wide`` leaves nothing out."""
@@ -258,8 +262,6 @@ def fit(comparison: Comparison, console: Any, *, wide: bool = False) -> tuple[An
         t = table(comparison, omit=omit)
     return t, omit
 
-
-UNBOUNDED = 10_000
 
 #: Off a terminal the lines under the table are wrapped at this width (the table is as wide
 #: as it needs to be, so nothing in it is cut).
