@@ -1,6 +1,6 @@
 """The README's Performance table from a pytest-benchmark JSON file.
 
-    pytest benchmarks/ --benchmark-only --benchmark-json=bench.json
+    gilfree bench -- --benchmark-min-rounds=5 --benchmark-max-time=0 --benchmark-json=bench.json
     python benchmarks/table.py bench.json
 
 One row per contender, one column per kernel: the median time and the speed-up over the

@@ -272,6 +272,39 @@ def test_a_run_leaves_only_its_own_results_on_the_cluster(local_runner):
     assert len(chunk_keys) == result.n_chunks, chunk_keys
 
 
+def test_compare_rows_show_the_clusters_processes_and_threads(local_runner):
+    """``compare --runners dask --scheduler ADDRESS --workers 1`` on a 1x2 LocalCluster: the cell
+    used both threads, so its row says ``dask 1x2`` with 2 workers, and its efficiency is the
+    speed-up over 2, not over the 1 that was asked for."""
+    import io
+
+    from rich.console import Console
+
+    from gilfree import compare, report
+
+    result = compare.compare(
+        kernels=["integrate"],
+        variants=["nogil"],
+        runners=["dask"],
+        workers=[1],
+        size="small",
+        repeat=1,
+        runner_options={"dask": {"scheduler": local_runner.address}},
+    )
+    (cell,) = [c for c in result.cells if c.runner == "dask"]
+    assert cell.matched and cell.error is None
+    assert cell.workers == 2 and cell.n_chunks == 2
+    assert cell.options == {"n_workers": 1, "threads_per_worker": 2}
+    assert cell.label == "dask 1x2"
+    assert cell.efficiency == pytest.approx(cell.speedup / 2)
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
+    report.print_table(result, console=console)
+    rows = [line for line in console.file.getvalue().splitlines() if " dask " in line]
+    assert len(rows) == 1 and "dask 1x2" in rows[0], rows
+    assert rows[0].split("dask 1x2")[1].split()[0] == "2"  # the workers column
+    assert f"{cell.efficiency:.2f}" in rows[0]
+
+
 def _scratch_folders() -> set[str]:
     tmp = tempfile.gettempdir()
     return {n for n in os.listdir(tmp) if n.startswith(("gilfree-dask-", "dask-scratch-space"))}

@@ -3,9 +3,10 @@
 Usage: python tools/check_dists.py DIST_DIR   (the folder ``python -m build`` wrote into)
 
 The sdist must hold the Cython sources (.pyx, .pxd), the C header, the stubs, the tests, the
-build files and LICENSE, and no generated .c or compiled module. The wheel must hold one
-compiled module and one stub per kernel module, py.typed and the ``gilfree`` console script,
-and no source it does not need (.pyx, .pxd, .c, .h). Both must carry the metadata (PKG-INFO
+benchmark scripts, the build files and LICENSE, and no generated .c or compiled module. The
+wheel must hold one compiled module and one stub per kernel module, py.typed, the benchmark
+suite (gilfree/benchmarks) and the ``gilfree`` console script, and no source it does not need
+(.pyx, .pxd, .c, .h). Both must carry the metadata (PKG-INFO
 in the sdist, METADATA in the wheel): name, version, summary, Requires-Python, the SPDX
 License-Expression with its License-File, and the classifiers; the wheel's LICENSE, under
 .dist-info/licenses/ (PEP 639), must be the sdist's, and its classifiers must name the Python
@@ -25,6 +26,10 @@ from pathlib import Path, PurePosixPath
 #: every compiled module, as its path under src/ (sdist) and in the wheel, without the suffix
 KERNEL_MODULES = ("_mandelbrot", "_integrate", "_sum_squares", "_pairwise", "_primes", "_histogram")
 MODULES = ("gilfree/_cancel", *(f"gilfree/kernels/{m}" for m in KERNEL_MODULES))
+#: the pytest-benchmark suite, shipped in the package so that an installed gilfree can run it
+BENCH_SUITE = tuple(
+    f"gilfree/benchmarks/{m}.py" for m in ("__init__", "conftest", "contenders", "test_kernels")
+)
 COMPILED_SUFFIXES = (".so", ".pyd")
 LICENSE_EXPRESSION = "BSD-3-Clause"
 FREE_THREADING = "Programming Language :: Python :: Free Threading :: "
@@ -69,6 +74,9 @@ def check_sdist(path: Path) -> list[str]:
         "tests/conftest.py",
         "tests/__init__.py",
         "tests/stubtest_allowlist.txt",
+        "benchmarks/table.py",
+        "benchmarks/targets.py",
+        *(f"src/{m}" for m in BENCH_SUITE),
     ]
     for m in MODULES:
         wanted += [f"src/{m}.pyx", f"src/{m}.pxd", f"src/{m}.pyi"]
@@ -107,6 +115,7 @@ def check_wheel(path: Path, sdist: Path) -> list[str]:
             problems.append(f"wheel lacks the stub {m}.pyi")
     if "gilfree/py.typed" not in names:
         problems.append("wheel lacks gilfree/py.typed")
+    problems += [f"wheel lacks the benchmark suite's {m}" for m in BENCH_SUITE if m not in names]
     if scripts.get("console_scripts", "gilfree", fallback=None) != "gilfree.cli:main":
         problems.append("wheel lacks the console script gilfree = gilfree.cli:main")
     sources = (".pyx", ".pxd", ".c", ".h")

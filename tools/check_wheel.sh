@@ -11,7 +11,9 @@
 #      tests in tests/test_build_without_openmp.py: the sdist builds with GILFREE_OPENMP=0,
 #      reports "openmp": false and no openmp variant, and GILFREE_OPENMP=0 together with
 #      GILFREE_REQUIRE_OPENMP=1 fails the build with a clear message;
-#   5. gilfree info (which must report OpenMP) and a short gilfree compare.
+#   5. gilfree info (which must report OpenMP) and a short gilfree compare;
+#   6. the benchmark suite shipped in the wheel (gilfree.benchmarks), run by `gilfree bench`
+#      from outside the tree, quick: integrate at size tiny, one round a contender.
 # Exits non-zero on any failure and removes its temporary folder. About 4-5 minutes on 2 cores.
 # Environment: PYTHON (default python3) is the interpreter to build and test with.
 set -euo pipefail
@@ -49,7 +51,7 @@ fi
 
 echo "== wheel check: install $(basename "$wheel") into a new virtual environment"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${wheel}[test,typecheck]"
+"$work/venv/bin/python" -m pip install --quiet "${wheel}[test,typecheck,bench]"
 
 echo "== wheel check: the test suite against the installed package (from $work/run)"
 mkdir "$work/run"
@@ -79,5 +81,18 @@ else
     echo "== wheel check: gilfree compare is not in this build; gilfree info instead"
     "$work/venv/bin/gilfree" info --json >/dev/null
 fi
+
+echo "== wheel check: the benchmark suite from the installed wheel (gilfree bench, quick)"
+(cd "$work/run" && GILFREE_BENCH_KERNELS=integrate "$work/venv/bin/gilfree" bench --size tiny -- \
+    -q --benchmark-min-rounds=1 --benchmark-max-time=0 --benchmark-json="$work/bench.json")
+"$work/venv/bin/python" - "$work/bench.json" <<'PY'
+import json, sys
+benches = json.load(open(sys.argv[1]))["benchmarks"]
+assert benches, "gilfree bench timed nothing"
+for b in benches:
+    assert isinstance(b["params"]["contender"], str), b["params"]  # a plain string, not UNSERIALIZABLE
+    assert b["extra_info"]["speedup"] is not None, (b["name"], b["extra_info"])
+print(f"wheel check: gilfree bench timed {len(benches)} contenders of integrate, each with its speed-up")
+PY
 
 echo "== wheel check: passed ($(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB)"

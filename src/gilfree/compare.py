@@ -33,7 +33,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gilfree._checks import integer
@@ -348,7 +348,7 @@ def run(plan: Plan, progress: Progress | None = None) -> Comparison:
                     try:
                         k = get(c.kernel)
                         p = KernelOnRunner(k, c.variant, runner).prepare(inputs[c.kernel, c.size])
-                        results[c] = measure_cell(c, p, baseline(c), plan.repeat, idle)
+                        results[c] = measure_cell(as_run(c, runner), p, baseline(c), plan.repeat, idle)
                         results[c].schedule = runner.schedule
                         facts = runner.describe()
                         results[c].start_method = facts.get("start_method")
@@ -379,6 +379,31 @@ def run(plan: Plan, progress: Progress | None = None) -> Comparison:
         notes=plan.notes,
         total_s=time.perf_counter() - t_start,
     )
+
+
+def as_run(cell: Cell, runner: Any) -> Cell:
+    """The cell as its (started) runner runs it: a Dask cluster's own processes x threads.
+
+    Why: a cluster has the layout it has. One at a scheduler address gets all its threads
+    whatever ``workers`` asked (``--workers 1`` on a 1x2 cluster uses both threads), and an
+    embedded one picks a layout for the count. So a dask cell's ``workers`` is the cluster's
+    thread count, which its efficiency and "above workers" flag are taken against, and its
+    options name the layout: ``n_workers`` and ``threads_per_worker`` (the label ``dask 1x2``),
+    or, for workers with different thread counts, ``layout`` (``1x2+1x1``). Other runners'
+    cells are as planned.
+    """
+    extra = runner.describe().get("extra") or {}
+    threads = extra.get("threads_per_process")
+    if cell.runner != "dask" or not threads:
+        return cell
+    options = {
+        k: v for k, v in cell.options_dict.items() if k not in ("n_workers", "threads_per_worker", "layout")
+    }
+    if len(set(threads)) == 1:
+        options.update(n_workers=len(threads), threads_per_worker=threads[0])
+    else:
+        options["layout"] = extra["layout"]
+    return replace(cell, workers=sum(threads), options=options_key(options))
 
 
 def _failed(cell: Cell, error: str) -> CellResult:

@@ -120,7 +120,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         report.write_output(args.csv, report.to_csv(result))
     if args.plot is not None:
         report.write_output(args.plot, report.to_image(result, report.plot_format(args.plot)))
-    report.print_table(result, stderr=bool(to_stdout))
+    report.print_table(result, stderr=bool(to_stdout), wide=args.wide)
     if args.python:
         from gilfree.pythons import slowdowns
 
@@ -199,6 +199,11 @@ def _add_compare_parser(sub) -> None:
         help='speed-up plot: .png, .svg or .pdf, by the name; needs gilfree[plot] ("-": PNG to stdout)',
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="show every column (start-up, CPU, the GIL figures, matched); the default fits 80 columns",
+    )
     p.add_argument(
         "--peers",
         action="store_true",
@@ -476,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_probe_parser(sub)
     _add_claims_parser(sub)
+    from gilfree.cli import bench
+
+    bench.add_parser(sub)
     return parser
 
 

@@ -22,10 +22,12 @@ from gilfree.report.tables import (
     COLUMNS,
     EFFICIENCY_BAD,
     EFFICIENCY_GOOD,
+    SHORT_KEYS,
     Column,
     columns,
     print_table,
     rows,
+    shown,
     table,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "PLOT_EXTRA_HINT",
     "PLOT_FORMATS",
     "SCHEMA",
+    "SHORT_KEYS",
     "Column",
     "Progress",
     "check_writable",
@@ -50,6 +53,7 @@ __all__ = [
     "progress_bar",
     "require_matplotlib",
     "rows",
+    "shown",
     "table",
     "to_csv",
     "to_image",

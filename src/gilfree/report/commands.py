@@ -91,17 +91,22 @@ def print_probe(found: dict[str, Any]) -> None:
     beside idle, and the time shares the verdict weighed (``found`` is the probe's JSON)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from gilfree.probe import GilHold
 
     label = found["verdict"]
-    console = Console()
     colour = VERDICT_COLOURS.get(label, "magenta")
+    console = Console()
     console.print(
-        f"[bold]{found['target']}[/]: [bold {colour}]{verdict_phrase(label)}[/]"
-        f" [dim](confidence {found['confidence']})[/]"
+        Text.assemble(
+            (found["target"], "bold"),
+            ": ",
+            (verdict_phrase(label), f"bold {colour}"),
+            (f" (confidence {found['confidence']})", "dim"),
+        )
     )
-    console.print(found["reason"], highlight=False)
+    console.print(found["reason"], markup=False, highlight=False)
     t = Table(show_header=True)
     t.add_column("figure")
     t.add_column("during the calls", justify="right")

@@ -30,10 +30,68 @@ _INTERPRETER_MARKERS = ("o", "s", "^", "D")
 _RUNNER_STYLES = {"serial": "-.", "threads": "-", "processes": "--", "dask": ":", "interpreters": (0, (5, 1))}
 
 
+#: The legend's entries for the marks on doubtful points (see :func:`_mark_doubtful`).
+FALLBACK_LABEL = "hollow: ran serially"
+FLAGGED_LABEL = "x: noisy or >workers (bar: range)"
+#: The ``gid`` of the artists that draw those marks, for whoever inspects the figure.
+FALLBACK_GID, FLAGGED_GID = "serial-fallback", "flagged"
+
+
+def _mark_doubtful(ax: Any, pts: list[CellResult], marker: str, colour: str, handles: dict[str, Any]) -> None:
+    """Mark the points whose speed-up is not what it seems, as the table's notes do.
+
+    A cell that ran serially (the serial fallback) gets a hollow marker: its speed-up is
+    the harness's choice of the calling thread, not the runner's. A flagged one (noisy, or
+    above its worker count) gets a black cross and a bar over its round-by-round range.
+    """
+    fallback = [c for c in pts if c.serial_fallback]
+    if fallback:
+        ax.plot(
+            [c.workers for c in fallback],
+            [c.speedup for c in fallback],
+            linestyle="none",
+            marker=marker,
+            markerfacecolor="white",
+            markeredgecolor=colour,
+            zorder=3,
+            gid=FALLBACK_GID,
+        )
+        handles.setdefault(FALLBACK_LABEL, _proxy(marker, markerfacecolor="white", markeredgecolor="0.3"))
+    flagged = [c for c in pts if c.flags]
+    if flagged:
+        ranged = [c for c in flagged if c.speedup_range]
+        ax.vlines(
+            [c.workers for c in ranged],
+            [c.speedup_range[0] for c in ranged],  # type: ignore[index]
+            [c.speedup_range[1] for c in ranged],  # type: ignore[index]
+            colors=colour,
+            linewidth=1,
+            alpha=0.6,
+        )
+        ax.plot(
+            [c.workers for c in flagged],
+            [c.speedup for c in flagged],
+            linestyle="none",
+            marker="x",
+            color="black",
+            zorder=4,
+            gid=FLAGGED_GID,
+        )
+        handles.setdefault(FLAGGED_LABEL, _proxy("x", color="black"))
+
+
+def _proxy(marker: str, **style: Any) -> Any:
+    """A legend handle that draws only a marker."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], linestyle="none", marker=marker, **style)
+
+
 def figure(comparison: Comparison):
     """Speed-up against workers: one panel per kernel, one line per variant x runner, and the
     ideal line. Serial rows with one worker are the baselines (1.0 by definition), so they are
-    not drawn, except ``openmp``, whose serial runner is drawn over its thread counts."""
+    not drawn, except ``openmp``, whose serial runner is drawn over its thread counts. Points
+    that ran serially are hollow, and flagged ones crossed (:func:`_mark_doubtful`)."""
     plt = require_matplotlib()
     kernels = comparison.kernels()
     ncols = min(3, len(kernels))
@@ -62,21 +120,27 @@ def figure(comparison: Comparison):
             label = name if variant == "openmp" else f"{name} + {runner}"
             if interp:
                 label = f"{interp}: {label}"
+            colour = _VARIANT_COLOURS.get(variant)
+            marker = _INTERPRETER_MARKERS[interps.index(interp) % len(_INTERPRETER_MARKERS)]
             (line,) = ax.plot(
                 [c.workers for c in pts],
                 [c.speedup for c in pts],
-                marker=_INTERPRETER_MARKERS[interps.index(interp) % len(_INTERPRETER_MARKERS)],
-                color=_VARIANT_COLOURS.get(variant),
+                marker=marker,
+                color=colour,
                 linestyle=_RUNNER_STYLES.get(runner, "-"),
                 label=label,
             )
             handles.setdefault(label, line)
+            _mark_doubtful(ax, pts, marker, line.get_color(), handles)
         ax.set_title(kname)
         ax.set_xticks(all_workers)
         ax.set_xlabel("workers")
         ax.set_ylabel("speed-up")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
+    for key in (FALLBACK_LABEL, FLAGGED_LABEL):  # the marks' entries last, after the lines
+        if key in handles:
+            handles[key] = handles.pop(key)
     # One legend for the figure: every panel uses the same colours and line styles.
     ncol = min(4, 2 * ncols, len(handles))
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol)

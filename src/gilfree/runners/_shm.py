@@ -196,12 +196,29 @@ class Attachments:
 
 
 def _attach(name: str) -> SharedMemory:
-    if sys.version_info >= (3, 13):  # attach without registering: the caller owns the segment
+    """Attach a worker to the caller's segment without telling the resource tracker.
+
+    Why: the caller that created the segment registered it and unregisters it as it unlinks
+    it; that pair, in one process and in order, is all the tracker needs. Before 3.13 every
+    attach registers the name as well (3.13 added ``track=False`` for this), and the tracker,
+    shared with forked workers, keeps one set of names for all of them: the caller's removal
+    then holds only if every worker's registration reached the tracker before it, and a name
+    that lands after it stays there, to be reported as "leaked shared_memory" (and unlinked
+    once more, though gone) when the tracker exits. Workers attach from one thread, so
+    silencing the tracker's ``register`` while this one attach runs touches nothing else.
+    """
+    if sys.version_info >= (3, 13):
         return SharedMemory(name=name, track=False)  # type: ignore[call-arg]
-    # Before 3.13 attaching registers the name with the (shared) resource tracker too; the
-    # tracker keeps a set, so this is a no-op next to the caller's own registration, which
-    # the caller's unlink removes.
-    return SharedMemory(name=name)
+    real = resource_tracker.register
+    resource_tracker.register = _not_registered  # type: ignore[assignment]
+    try:
+        return SharedMemory(name=name)
+    finally:
+        resource_tracker.register = real  # type: ignore[assignment]
+
+
+def _not_registered(name: str, rtype: str) -> None:
+    """The resource tracker's ``register`` while a worker attaches (see :func:`_attach`)."""
 
 
 # -- the pickle transport: send back only what changed ------------------------------------
