@@ -78,7 +78,7 @@ class Worker:
             module_name, _, qualname = ref.partition(":")
             try:
                 obj: Any = importlib.import_module(module_name)
-            except ImportError as exc:
+            except Exception as exc:  # ImportError, or SystemError after a failed NumPy import
                 if "numpy" in str(exc).lower() or "numpy" in sys.modules:
                     exc.add_note(
                         f"importing {module_name} in a subinterpreter needs NumPy, which cannot be "

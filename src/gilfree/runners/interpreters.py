@@ -49,6 +49,8 @@ from gilfree.runners.registry import register
 
 NEEDS = "the interpreters runner needs Python 3.14, or 3.12-3.13 with pip install gilfree[interpreters]"
 
+if sys.version_info < (3, 12):
+    raise ImportError(f"{NEEDS} (this is Python {sys.version_info.major}.{sys.version_info.minor})")
 if sys.version_info >= (3, 14):
     from concurrent import interpreters as _api
 else:
@@ -329,7 +331,7 @@ class InterpreterRunner(Runner):
     shares_memory = True
 
     def describe(self) -> dict[str, Any]:
-        return {"api": _api.__name__, "transport": "memoryview"}
+        return {"transport": "memoryview"}
 
     def _start(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
