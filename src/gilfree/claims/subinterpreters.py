@@ -131,7 +131,7 @@ def measure_interpreters(quick: bool) -> Figures:
         for name in POOLS:
             for key, value in _pool_figures(name, n, repeat, x).items():
                 figures[f"{name}_{key}"] = value
-        for name in ("processes", "interpreters"):
+        for name in POOLS:
             figures[f"{name}_python_x"] = _python_speedup(name, n, inputs, repeat)
     return figures
 

@@ -15,6 +15,11 @@ from array import array
 
 from gilfree._cancel import Cancelled, CancelToken
 
+# The compiled modules whose _check each loop calls, loaded with this module rather than on a
+# loop's first call: a worker of the interpreters runner imports its function's module under
+# the runner's import lock, and a first import inside a running chunk would escape it.
+from gilfree.kernels import _integrate, _mandelbrot, _pairwise, _primes, _sum_squares  # noqa: F401
+
 __all__ = ["integrate", "mandelbrot", "pairwise", "primes", "sum_squares"]
 
 

@@ -8,25 +8,28 @@ One :class:`Worker` per interpreter. The caller's thread for that interpreter bi
 arguments into ``__main__`` and runs ``_gilfree_worker.run()`` there; the reply (value and
 clocks, or the exception) is pickled into a buffer the caller shares with the worker, so that
 nothing crosses between interpreters but memoryviews and a few plain values.
+
+What a worker imports is its start-up: ``pickle`` (5 ms), ``traceback`` and ``typing`` are
+imported only when a chunk needs them. A reply of plain values (a kernel's number and its
+clocks) goes back with ``marshal``, which is built in; anything else is pickled.
 """
 
 from __future__ import annotations
 
 import importlib
-import pickle
-import queue
+import marshal
 import sys
 import threading
 import time
-import traceback
-from typing import Any
+from _queue import SimpleQueue  # queue.py's imports would add a millisecond to each start
 
 #: How often a running chunk's cancel flag (set by the caller) is read. Why: gilfree's kernels
 #: read their token about once a millisecond; reading the caller's flag as often keeps a
 #: timeout's stop within a few milliseconds, and costs one wake-up of an idle thread per ms.
 POLL_S = 0.001
 _HEADER = 8
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
+#: The first byte of a reply: how its body is encoded.
+MARSHAL, PICKLE = b"m", b"p"
 
 try:  # compiled; loads in subinterpreters (own GIL) when built with module state
     from gilfree._cancel import CancelToken
@@ -50,9 +53,10 @@ class Worker:
     def __init__(self, flag: memoryview, slot: memoryview) -> None:
         self.flag = flag  # one byte of the caller's: non-zero means "stop the running chunk"
         self.slot = slot  # the caller's reply buffer: 8-byte length, then the pickled reply
-        self.funcs: dict[str, Any] = {}
+        self.funcs: dict[str, object] = {}
+        self.failed: dict[str, BaseException] = {}  # imports that failed, raised by each run
         self.pending = b""  # a reply too big for the slot, until the caller fetches it
-        self._watch: queue.SimpleQueue = queue.SimpleQueue()
+        self._watch: SimpleQueue = SimpleQueue()
         # Not a daemon (subinterpreters refuse daemon threads): close() stops and joins it.
         self._watcher = threading.Thread(target=self._watch_flag, name="gilfree-cancel-watch")
         self._watcher.start()
@@ -72,12 +76,23 @@ class Worker:
                     token.cancel()
                     break
 
-    def resolve(self, ref: str) -> Any:
+    def load(self) -> None:
+        """Import the function bound in ``__main__`` (the caller holds its import lock). Never
+        raises: a failure is kept, and raised by each chunk that needs the function."""
+        ref = sys.modules["__main__"].__dict__.pop("_gilfree_f")
+        try:
+            self.resolve(ref)
+        except BaseException as exc:
+            self.failed[ref] = exc
+
+    def resolve(self, ref: str):
+        if ref in self.failed:
+            raise self.failed[ref]
         func = self.funcs.get(ref)
         if func is None:
             module_name, _, qualname = ref.partition(":")
             try:
-                obj: Any = importlib.import_module(module_name)
+                obj = importlib.import_module(module_name)
             except Exception as exc:  # ImportError, or SystemError after a failed NumPy import
                 if "numpy" in str(exc).lower() or "numpy" in sys.modules:
                     exc.add_note(
@@ -104,7 +119,11 @@ class Worker:
         done = threading.Event()
         try:
             func = self.resolve(ref)
-            args = [pickle.loads(a) if k == "p" else a for k, a in zip(kinds, raw, strict=True)]
+            args = list(raw)
+            if "p" in kinds:
+                import pickle
+
+                args = [pickle.loads(a) if k == "p" else a for k, a in zip(kinds, raw, strict=True)]
             token = None
             if with_cancel:
                 token = CancelToken()
@@ -120,11 +139,15 @@ class Worker:
         self._send(i, reply)
 
     def _send(self, i: int, reply: tuple) -> None:
-        try:
-            data = pickle.dumps(reply, protocol=_PROTOCOL)
-        except Exception as exc:
-            exc.add_note(f"the result of chunk {i} cannot be pickled to go back to the caller")
-            data = pickle.dumps(_error(exc), protocol=_PROTOCOL)
+        data = encode(reply)
+        if data is None:
+            import pickle
+
+            try:
+                data = PICKLE + pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                exc.add_note(f"the result of chunk {i} cannot be pickled to go back to the caller")
+                data = PICKLE + pickle.dumps(_error(exc), protocol=pickle.HIGHEST_PROTOCOL)
         n = len(data)
         if _HEADER + n <= len(self.slot):
             self.slot[_HEADER : _HEADER + n] = data
@@ -139,9 +162,32 @@ class Worker:
         self.pending = b""
 
 
+_PLAIN = (int, float, bool, str, bytes, type(None))
+
+
+def encode(reply: tuple) -> bytes | None:
+    """A reply of plain values with ``marshal`` (exact types only: a subclass would come back as
+    its base); None for anything else, which is pickled."""
+    if reply[0] != "ok" or type(reply[1]) not in _PLAIN:
+        return None
+    return MARSHAL + marshal.dumps(reply)
+
+
+def decode(data: bytes) -> tuple:
+    """The caller's side of :func:`encode` and of the pickled replies."""
+    if data[:1] == MARSHAL:
+        return marshal.loads(data[1:])
+    import pickle
+
+    return pickle.loads(data[1:])
+
+
 def _error(exc: BaseException) -> tuple:
+    import pickle
+    import traceback
+
     try:
-        exc_bytes: bytes | None = pickle.dumps(exc, protocol=_PROTOCOL)
+        exc_bytes: bytes | None = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         exc_bytes = None
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -45,6 +45,7 @@ from typing import Any
 
 from gilfree._cancel import Cancelled
 from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, check_timeout
+from gilfree.runners._interp_worker import decode
 from gilfree.runners.registry import register
 
 NEEDS = "the interpreters runner needs Python 3.14, or 3.12-3.13 with pip install gilfree[interpreters]"
@@ -104,10 +105,16 @@ except ImportError:
     pass
 """
 _RUN = "_gilfree_worker.run()"
+_LOAD = "_gilfree_worker.load()"
 _FETCH = "_gilfree_worker.fetch()"
 _CLOSE = "_gilfree_worker.close()"
 
 _OPEN: weakref.WeakSet[InterpreterRunner] = weakref.WeakSet()
+#: Held while a worker imports: the first import of a Cython kernel module (typed memoryviews)
+#: in two interpreters at the same moment crashed the process now and then here (Cython 3.3.1,
+#: CPython 3.13.5: 3 runs in 12 with two interpreters, none in 12 with the imports one at a
+#: time). Imports happen once per worker and function, so one at a time costs little.
+_IMPORT_LOCK = threading.Lock()
 
 
 def _bare_packages() -> tuple[tuple[str, str], ...]:
@@ -198,7 +205,7 @@ def _has_buffer(a: object) -> bool:
 class _Worker:
     """One subinterpreter, the caller's thread that drives it, and the buffers they share."""
 
-    __slots__ = ("error", "flag", "interp", "ready", "reply", "thread")
+    __slots__ = ("error", "flag", "interp", "loaded", "ready", "reply", "thread")
 
     def __init__(self) -> None:
         self.flag = bytearray(1)
@@ -207,6 +214,7 @@ class _Worker:
         self.error: BaseException | None = None
         self.ready = threading.Event()
         self.thread: threading.Thread | None = None
+        self.loaded: set[str] = set()  # functions this worker has imported
 
     def boot(self, bare: tuple, path: str) -> None:
         self.interp = _api.create()
@@ -220,9 +228,15 @@ class _Worker:
                 "_gilfree_slot": memoryview(self.reply),
             },
         )
-        self.interp.exec(_BOOT)
+        with _IMPORT_LOCK:
+            self.interp.exec(_BOOT)
 
     def call(self, i: int, ref: str, kinds: str, values: tuple, with_cancel: bool) -> ChunkOutcome:
+        if ref not in self.loaded:
+            with _IMPORT_LOCK:
+                _bind(self.interp, {"_gilfree_f": ref})
+                self.interp.exec(_LOAD)
+            self.loaded.add(ref)
         ns = {"_gilfree_i": i, "_gilfree_f": ref, "_gilfree_k": kinds, "_gilfree_a": values}
         _bind(self.interp, {**ns, "_gilfree_c": with_cancel})
         self.interp.exec(_RUN)
@@ -234,7 +248,7 @@ class _Worker:
             _bind(self.interp, {"_gilfree_big": memoryview(big)})
             self.interp.exec(_FETCH)
             data = bytes(big)
-        reply = pickle.loads(data)
+        reply = decode(data)
         if reply[0] == "ok":
             return ChunkOutcome(reply[1], reply[2], reply[3])
         raise _remote_error(i, *reply[1:])
