@@ -116,7 +116,7 @@ def test_a_timeout_stops_a_kernel_through_its_token(runner):
     from gilfree.kernels import _integrate
 
     t0 = time.perf_counter()
-    with pytest.raises(TimeoutError, match="timeout=0.2"):
+    with pytest.raises(TimeoutError, match=r"timeout=0\.2"):
         runner.map(_integrate.nogil, [(10**12, 0, 10**12)] * 2, timeout=0.2, cancel=CancelToken())
     assert time.perf_counter() - t0 < 2.0
     assert [o.value for o in runner.map(operator.neg, [(3,)])] == [-3]  # not stuck
@@ -196,3 +196,24 @@ def test_a_gil_holding_chunk_leaves_the_callers_interpreter_free():
     (outcome,) = result
     assert outcome.value == 283146
     assert max(gaps) < 0.5 * outcome.wall_s
+
+
+@pytest.fixture(scope="module")
+def shared_runner():
+    with make_runner("interpreters", 2) as r:
+        yield r
+
+
+@pytest.mark.parametrize("variant", ["python", "gil", "nogil"])
+@pytest.mark.parametrize("kernel", ["mandelbrot", "integrate", "primes", "pairwise", "sum_squares"])
+def test_kernel_variants_match_the_reference_in_workers(shared_runner, kernel, variant):
+    result = shared_runner.run(kernel, variant, size="tiny")
+    assert result.matched is True and result.runner == "interpreters"
+    assert result.transport == "memoryview"
+
+
+def test_workers_never_import_numpy(shared_runner):
+    shared_runner.run("mandelbrot", "python", size="tiny")
+    shared_runner.run("sum_squares", "nogil", size="tiny")
+    got = shared_runner.map(eval, [("'numpy' in __import__('sys').modules",)] * 2)
+    assert [o.value for o in got] == [False, False]
