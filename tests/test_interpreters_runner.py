@@ -217,3 +217,17 @@ def test_workers_never_import_numpy(shared_runner):
     shared_runner.run("sum_squares", "nogil", size="tiny")
     got = shared_runner.map(eval, [("'numpy' in __import__('sys').modules",)] * 2)
     assert [o.value for o in got] == [False, False]
+
+
+def test_runs_from_two_threads_at_once_take_turns(shared_runner):
+    results: dict[int, list] = {}
+
+    def run(k: int) -> None:
+        results[k] = [o.value for o in shared_runner.map(operator.mul, [(k, j) for j in range(6)])]
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {k: [k * j for j in range(6)] for k in (1, 2, 3)}

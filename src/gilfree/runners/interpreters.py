@@ -344,6 +344,10 @@ class InterpreterRunner(Runner):
     uses_threads = False  # other interpreters: the work cannot be handed to the calling thread
     shares_memory = True
 
+    def __init__(self, workers: int | None = None, *, schedule: str = "static") -> None:
+        super().__init__(workers, schedule=schedule)
+        self._map_lock = threading.Lock()
+
     def describe(self) -> dict[str, Any]:
         return {"transport": "memoryview"}
 
@@ -426,6 +430,12 @@ class InterpreterRunner(Runner):
                 raise TypeError(f"chunks[{i}] must be a tuple of arguments, got {type(chunk).__name__}")
             prepared.append(shareable_args(chunk, i))
         timeout = check_timeout(timeout)
+        # One run at a time: a run's stop flags are every worker's, so two runs at once from two
+        # threads would stop each other's chunks. A second caller waits for the first.
+        with self._map_lock:
+            return self._map(ref, prepared, timeout, cancel)
+
+    def _map(self, ref: str, prepared: list, timeout: float | None, cancel: Any) -> list[ChunkOutcome]:
         self.start()
         stuck = self._stuck
         if stuck is not None:
