@@ -31,7 +31,7 @@ from gilfree.claims._core import (
     median,
 )
 from gilfree.claims._procs import no_leftovers
-from gilfree.harness import run_kernel
+from gilfree.harness import KernelOnRunner, measure
 from gilfree.info import cores
 from gilfree.kernels import REGISTRY
 from gilfree.runners import make_runner
@@ -109,11 +109,15 @@ def _pool_figures(name: str, n: int, repeat: int, x: np.ndarray) -> dict[str, fl
 
 
 def _python_speedup(name: str, n: int, inputs: Any, repeat: int) -> float:
+    """Pure-Python mandelbrot on the pool over one thread, timed in interleaved rounds (the
+    harness's ``measure``: a drifting host falls on both sides alike), ratio of bests."""
     k = REGISTRY["mandelbrot"]
     with make_runner("serial") as s, make_runner(name, n) as r:
-        serial = min(run_kernel(s, k, "python", inputs).wall_s for _ in range(repeat))
-        pool = min(run_kernel(r, k, "python", inputs).wall_s for _ in range(repeat))
-    return serial / pool
+        serial = KernelOnRunner(k, "python", s).prepare(inputs)
+        pool = KernelOnRunner(k, "python", r).prepare(inputs)
+        m = measure(pool, serial, repeat=repeat, workers=n)
+    assert m.speedup is not None
+    return m.speedup.value
 
 
 def measure_interpreters(quick: bool) -> Figures:
