@@ -53,6 +53,29 @@ CASES = [
     ("histogram", (F64, 2.0, 1.0, 4), ValueError, "lo must be < hi"),
     ("histogram", (F64, float("nan"), 1.0, 4), ValueError, "lo must be finite"),
     ("histogram", (F64.astype(np.int64), 0.0, 1.0, 4), TypeError, "x must have dtype float64"),
+    # Issue 14, item 12: past a C type's range, masked arrays, a cancel that is no token.
+    ("integrate", (2**63,), ValueError, "n must be <= 9223372036854775807, got 9223372036854775808"),
+    ("integrate", (2**63, 0, 10), ValueError, "n must be <= 9223372036854775807"),
+    ("integrate", (10, 2**64, 5), ValueError, "start=18446744073709551616"),
+    ("integrate", (10, 0, 10, 1), TypeError, "cancel must be a gilfree.CancelToken or None, got int"),
+    ("integrate", (10, 0, 0, "stop"), TypeError, "cancel must be a gilfree.CancelToken or None, got str"),
+    ("sum_squares", (F64, 0, 10, 1), TypeError, "cancel must be a gilfree.CancelToken or None"),
+    ("pairwise", (PTS, 0, 4, True), TypeError, "cancel must be a gilfree.CancelToken or None, got bool"),
+    ("primes", (0, 10, None, None, 1), TypeError, "cancel must be a gilfree.CancelToken or None"),
+    ("histogram", (F64, 0.0, 1.0, 4, 0, 10, 1.0), TypeError, "cancel must be a gilfree.CancelToken"),
+    ("mandelbrot", (OUT, -2, 1, -1, 1, 10, 0, 4, 1), TypeError, "cancel must be a gilfree.CancelToken"),
+    ("sum_squares", (np.ma.array(F64, mask=F64 > 5),), TypeError, "x must be a plain numpy.ndarray"),
+    ("sum_squares", (np.ma.array(F64),), TypeError, "x must be a plain numpy.ndarray, not a masked array"),
+    ("histogram", (np.ma.array(F64, mask=F64 > 5), 0.0, 1.0, 4), TypeError, "x must be a plain"),
+    ("pairwise", (np.ma.array(PTS, mask=PTS > 0),), TypeError, "points must be a plain numpy.ndarray"),
+    ("mandelbrot", (np.ma.array(OUT), -2, 1, -1, 1, 10), TypeError, "out must be a plain numpy.ndarray"),
+    ("histogram", (F64, 0.0, 1.0, 2**24 + 1), ValueError, "bins must be <= 16777216, got 16777217"),
+    ("histogram", (F64, 0.0, 1.0, 2**40), ValueError, "bins must be <= 16777216"),
+    ("histogram", (F64, 0.0, 1.0, 2**63), ValueError, "bins must be <= 16777216"),
+    ("histogram", (F64, 0.0, 10**400, 4), ValueError, "hi must be finite, got an integer too large"),
+    ("mandelbrot", (OUT, -(10**400), 1, -1, 1, 10), ValueError, "x_min must be finite"),
+    ("mandelbrot", (OUT, -2, 1, -1, 1, 2**31), ValueError, "max_iter must fit in int32"),
+    ("primes", (0, 2**63 + 1), ValueError, "hi must be <= 2**63"),
 ]
 
 
@@ -62,6 +85,22 @@ def test_bad_argument_is_named(name, args, exc, text, variant):
     with pytest.raises(exc) as info:
         f(*args)
     assert text in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "args", "exc", "text"), CASES, ids=[f"{c[0]}:{c[3]}" for c in CASES])
+def test_every_variant_gives_the_same_error(name, args, exc, text):
+    """Not only the same type and the named argument: the same message, word for word."""
+    kernel = REGISTRY[name]
+    seen = {}
+    for variant in kernel.variants:
+        try:
+            kernel.variant(variant)(*args)
+        except Exception as error:  # any outcome is recorded, and all must be the same
+            seen[variant] = (type(error), str(error))
+        else:
+            seen[variant] = (None, "returned")
+    assert len(set(seen.values())) == 1, seen
+    assert seen["python"][0] is exc
 
 
 def test_bad_input_leaves_output_untouched(variant):
@@ -99,3 +138,5 @@ def test_openmp_rejects_zero_threads():
         pytest.skip("built without OpenMP")
     with pytest.raises(ValueError, match="num_threads must be >= 1"):
         REGISTRY["integrate"].openmp(100, num_threads=0)
+    with pytest.raises(TypeError, match="num_threads must be an integer, got float"):
+        REGISTRY["integrate"].openmp(100, num_threads=2.0)

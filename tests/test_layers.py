@@ -19,7 +19,7 @@ SRC = Path(gilfree.__file__).parent
 FORBIDDEN = {
     "kernels": ("gilfree.runners", "gilfree.harness", "gilfree.compare", "gilfree.report", "gilfree.cli"),
     "runners": ("gilfree.kernels", "gilfree.harness", "gilfree.compare", "gilfree.report", "gilfree.cli"),
-    "probe.py": ("gilfree.runners", "gilfree.harness", "gilfree.compare", "gilfree.report", "gilfree.cli"),
+    "probe": ("gilfree.runners", "gilfree.harness", "gilfree.compare", "gilfree.report", "gilfree.cli"),
     "harness": ("gilfree.compare", "gilfree.comparison", "gilfree.report", "gilfree.cli", "gilfree.claims"),
     "compare.py": ("gilfree.report", "gilfree.cli"),
     "comparison.py": ("gilfree.compare", "gilfree.report", "gilfree.cli", "gilfree.runners"),

@@ -9,8 +9,12 @@ from __future__ import annotations
 import operator
 
 
-def integer(name: str, value: object, *, minimum: int = 0) -> int:
-    """Check that ``value`` is an integer (not a float, not a bool) at least ``minimum``."""
+def integer(name: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Check that ``value`` is an integer (not a float, not a bool) in ``[minimum, maximum]``.
+
+    ``maximum`` (none by default) is where a C type's range, or a sane limit, ends: a value
+    past it gets a ``ValueError`` naming the argument, not a bare ``OverflowError`` later.
+    """
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got bool")
     try:
@@ -19,4 +23,6 @@ def integer(name: str, value: object, *, minimum: int = 0) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v

@@ -11,7 +11,8 @@ import sys
 from dataclasses import dataclass
 
 from gilfree.harness.timing import Prepared
-from gilfree.probe import HOLDS_MIN_STALL_INTERVALS, RELEASES, GilHold, listen, verdict
+from gilfree.probe import PARTLY_RELEASES, RELEASES, GilHold, listen, verdict
+from gilfree.probe.verdicts import HOLDS_MIN_STALL_INTERVALS
 
 #: The heartbeat run is repeated until it has lasted this long. Why: at a 1 ms period, 0.1 s
 #: gives some 100 ticks free and 15 when pure Python makes each one wait a switch interval,
@@ -38,14 +39,14 @@ class Listened:
 def verdict_shown(label: str, call_s: float, longest_s: float, switch_interval_s: float) -> str | None:
     """The verdict a cell may show, or ``None`` where the listened run could not show it (pure).
 
-    A call shorter than a switch interval shows nothing. "releases" needs more: a hold is seen
-    as one only when it lasts ``HOLDS_MIN_STALL_INTERVALS`` switch intervals, so when the
-    longest single piece of work (a chunk, or the call) is shorter than that, a chunk that held
-    the GIL would look the same, and the verdict is withheld.
+    A call shorter than a switch interval shows nothing. "releases" (and "partly releases")
+    needs more: a hold is seen as one only when it lasts ``HOLDS_MIN_STALL_INTERVALS`` switch
+    intervals, so when the longest single piece of work (a chunk, or the call) is shorter than
+    that, a chunk that held the GIL would look the same, and the verdict is withheld.
     """
     if call_s < VERDICT_MIN_RUN_INTERVALS * switch_interval_s:
         return None
-    if label == RELEASES and longest_s < HOLDS_MIN_STALL_INTERVALS * switch_interval_s:
+    if label in (RELEASES, PARTLY_RELEASES) and longest_s < HOLDS_MIN_STALL_INTERVALS * switch_interval_s:
         return None
     return label
 

@@ -16,12 +16,17 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from gilfree._cancel import CancelToken
 from gilfree._checks import integer
+from gilfree.info import WORKERS_LIMIT_FLOOR, WORKERS_PER_CORE_LIMIT, worker_limit
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["array", "integer", "real", "span"]
+__all__ = ["INT64_MAX", "array", "integer", "num_threads", "real", "span", "token"]
+
+#: The largest value of a C ``long long``: counts and indices the cores hold in one.
+INT64_MAX = 2**63 - 1
 
 #: dtype name -> the struct format codes a memoryview of such an array may carry
 #: (NumPy exports int64 as "l" on LP64 platforms, "q" on Windows).
@@ -45,6 +50,13 @@ def array(name: str, a: object, dtype: Any, ndim: int, *, writable: bool = False
     want = np.dtype(dtype)
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of {want}, got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray):
+        # The compiled cores read the data under the mask and the Python loops see the
+        # masked values as None: no variant could honour the mask, so none accepts it.
+        raise TypeError(
+            f"{name} must be a plain numpy.ndarray, not a masked array (no variant can honour "
+            f"the mask); pass {name}.filled(value), or numpy.asarray({name}) for the data under it"
+        )
     if a.dtype != want:
         raise TypeError(f"{name} must have dtype {want}, got {a.dtype}")
     if a.ndim != ndim:
@@ -79,10 +91,37 @@ def real(name: str, value: object) -> float:
     """Check that ``value`` is a finite real number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, *_numpy_scalars())):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int past the float range (10**400): name it, as for inf
+        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     return v
+
+
+def token(cancel: object) -> CancelToken | None:
+    """Check that ``cancel`` is a ``CancelToken`` or None (before any work, in every variant)."""
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError(f"cancel must be a gilfree.CancelToken or None, got {type(cancel).__name__}")
+    return cancel
+
+
+def num_threads(value: object) -> int:
+    """Check an ``openmp`` variant's ``num_threads``: at least 1, at most ``worker_limit()``.
+
+    Why a limit: libgomp segfaults at 200,000 threads and exits the process at 50,000
+    ("Thread creation failed"), so an absurd count must be refused before the parallel
+    region starts. The limit is ``gilfree.info.worker_limit()``, the one for every worker count.
+    """
+    n = integer("num_threads", value, minimum=1)
+    limit = worker_limit()
+    if n > limit:
+        raise ValueError(
+            f"num_threads must be <= {limit} (gilfree.info.worker_limit(): "
+            f"{WORKERS_PER_CORE_LIMIT} per core, at least {WORKERS_LIMIT_FLOOR}), got {n}"
+        )
+    return n
 
 
 def span(start: object, stop: object, lo: int, hi: int) -> tuple[int, int]:

@@ -6,6 +6,9 @@ from numpy.typing import NDArray
 from gilfree._cancel import Cancelled as Cancelled
 from gilfree._cancel import CancelToken
 
+# The most bins a call accepts (the counts are bins int64s, one row per OpenMP thread).
+MAX_BINS: int
+
 def _check(
     x: NDArray[np.float64], lo: float, hi: float, bins: int, start: int | None, stop: int | None
 ) -> tuple[NDArray[np.float64], float, float, int, int, int]: ...

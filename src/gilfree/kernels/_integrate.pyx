@@ -9,6 +9,9 @@ from gilfree._cancel import Cancelled
 cdef enum:
     BLOCK = 4096
 
+# 2**53: every integer up to it is exact as a double.
+cdef long long EXACT = 9007199254740992
+
 
 cdef int integrate_core(long long n, long long start, long long stop,
                         double* result, const int* cancel) noexcept nogil:
@@ -28,20 +31,22 @@ cdef int integrate_core(long long n, long long start, long long stop,
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total * h
             return 1
-        end = b + BLOCK
-        if end > stop:
-            end = stop
+        # stop - b, not b + BLOCK > stop: b + BLOCK overflows within 4096 of 2**63.
+        end = stop if stop - b <= BLOCK else b + BLOCK
         for k in range(8):
             a[k] = 0.0
         i = b
-        while i + 8 <= end:
-            # i as a double is exact (i < 2**53), so x is bit-for-bit (i + k + 0.5) * h, and
-            # no int64 -> double conversion per lane stops the compiler from vectorising.
-            di = <double>i
-            for k in range(8):
-                x = (di + (k + 0.5)) * h
-                a[k] += 4.0 / (1.0 + x * x)
-            i += 8
+        if end <= EXACT:
+            while end - i >= 8:
+                # i as a double is exact (i < 2**53), so x is bit-for-bit (i + k + 0.5) * h, and
+                # no int64 -> double conversion per lane stops the compiler from vectorising.
+                di = <double>i
+                for k in range(8):
+                    x = (di + (k + 0.5)) * h
+                    a[k] += 4.0 / (1.0 + x * x)
+                i += 8
+        # Past 2**53 a double cannot hold every i, so each term converts its own i (rounded,
+        # as Python's i + 0.5 does), one lane only: the python variant's sum, bit for bit.
         while i < end:
             x = (i + 0.5) * h
             a[0] += 4.0 / (1.0 + x * x)
@@ -53,26 +58,28 @@ cdef int integrate_core(long long n, long long start, long long stop,
 
 
 def _check(n, start, stop):
-    n = _args.integer("n", n, minimum=1)
+    n = _args.integer("n", n, minimum=1, maximum=_args.INT64_MAX)
     start, stop = _args.span(start, stop, 0, n)
     return n, start, stop
 
 
-def gil(n, start=0, stop=None, CancelToken cancel=None):
+def gil(n, start=0, stop=None, cancel=None):
     """Midpoint-rule partial sum over steps [start, stop) of n (the whole range gives pi). Holds the GIL."""
     n, start, stop = _check(n, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if integrate_core(n, start, stop, &result, flag):
         raise Cancelled("integrate cancelled")
     return result
 
 
-def nogil(n, start=0, stop=None, CancelToken cancel=None):
+def nogil(n, start=0, stop=None, cancel=None):
     """Midpoint-rule partial sum over steps [start, stop) of n (the whole range gives pi). Releases the GIL."""
     n, start, stop = _check(n, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef long long nn = n, s = start, e = stop
     cdef int status
     with nogil:
@@ -82,21 +89,20 @@ def nogil(n, start=0, stop=None, CancelToken cancel=None):
     return result
 
 
-def openmp(n, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(n, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange`` over blocks of 64 Ki steps inside one call."""
     n, start, stop = _check(n, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef long long nn = n, s = start, e = stop, step = 65536, k, nblocks, lo, hi
     cdef double total = 0.0, part
     cdef int status = 0
-    nblocks = (e - s + step - 1) // step
+    # Neither e - s + step nor lo + step: both overflow near 2**63.
+    nblocks = (e - s) // step + ((e - s) % step != 0)
     for k in prange(nblocks, nogil=True, num_threads=nt, schedule="static"):
         lo = s + k * step
-        hi = lo + step
-        if hi > e:
-            hi = e
+        hi = e if e - lo <= step else lo + step
         part = 0.0
         status |= integrate_core(nn, lo, hi, &part, flag)
         total += part

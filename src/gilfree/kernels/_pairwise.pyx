@@ -10,17 +10,26 @@ from gilfree.kernels import _args
 from gilfree._cancel import Cancelled
 
 
+cdef enum:
+    # Why: a pair costs about 2.5 ns on the 2-core development machine (the registry's
+    # ns_per_unit), so 2**18 pairs are about 0.65 ms between reads of the cancel flag. A
+    # row has n - 1 - i pairs: past about 400,000 points one row is more than a millisecond.
+    # A multiple of 4, so the lanes group the pairs of a row exactly as without the reads.
+    PAIRS = 262144
+
+
 cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssize_t stop,
                        double* result, const int* cancel) noexcept nogil:
     """Rows i in [start, stop), each summing |p_i - p_j| for j > i (row i costs n - 1 - i pairs).
 
     Four lanes over j, each with its own accumulator, so the square roots overlap and can
-    share vector registers.
+    share vector registers. The cancel flag is read before each row and after every PAIRS
+    pairs of a long row.
     """
     cdef double total = 0.0, xi, yi, zi, dx, dy, dz
     cdef double a[4]
     cdef const double* q
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, seg
     cdef int k
     for i in range(start, stop):
         if cancel != NULL and gilfree_load_flag(cancel):
@@ -32,14 +41,21 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
         for k in range(4):
             a[k] = 0.0
         j = i + 1
-        while j + 4 <= n:
-            q = pts + 3 * j
-            for k in range(4):
-                dx = q[3 * k] - xi
-                dy = q[3 * k + 1] - yi
-                dz = q[3 * k + 2] - zi
-                a[k] += sqrt(dx * dx + dy * dy + dz * dz)
-            j += 4
+        while True:
+            seg = n if n - j <= PAIRS else j + PAIRS
+            while j + 4 <= seg:
+                q = pts + 3 * j
+                for k in range(4):
+                    dx = q[3 * k] - xi
+                    dy = q[3 * k + 1] - yi
+                    dz = q[3 * k + 2] - zi
+                    a[k] += sqrt(dx * dx + dy * dy + dz * dz)
+                j += 4
+            if seg == n:
+                break
+            if cancel != NULL and gilfree_load_flag(cancel):
+                result[0] = total
+                return 1
         while j < n:
             q = pts + 3 * j
             dx = q[0] - xi
@@ -64,21 +80,23 @@ cdef inline const double* _data(const double[:, ::1] v) noexcept:
     return &v[0, 0] if v.shape[0] else NULL
 
 
-def gil(points, start=0, stop=None, CancelToken cancel=None):
+def gil(points, start=0, stop=None, cancel=None):
     """Sum of |p_i - p_j| over j > i for rows i in [start, stop) of ``points`` (float64, n x 3). Holds the GIL."""
     points, start, stop = _check(points, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if pairwise_core(_data(points), points.shape[0], start, stop, &result, flag):
         raise Cancelled("pairwise cancelled")
     return result
 
 
-def nogil(points, start=0, stop=None, CancelToken cancel=None):
+def nogil(points, start=0, stop=None, cancel=None):
     """Sum of |p_i - p_j| over j > i for rows i in [start, stop) of ``points`` (float64, n x 3). Releases the GIL."""
     points, start, stop = _check(points, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef const double* p = _data(points)
     cdef Py_ssize_t n = points.shape[0], s = start, e = stop
     cdef int status
@@ -89,23 +107,21 @@ def nogil(points, start=0, stop=None, CancelToken cancel=None):
     return result
 
 
-def openmp(points, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(points, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange`` (dynamic schedule, 16 rows per task) inside one call."""
     points, start, stop = _check(points, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef const double* p = _data(points)
     cdef Py_ssize_t n = points.shape[0], s = start, e = stop, k, nblocks, lo, hi
     cdef Py_ssize_t step = 16
     cdef double total = 0.0, part
     cdef int status = 0
-    nblocks = (e - s + step - 1) // step
+    nblocks = (e - s) // step + ((e - s) % step != 0)
     for k in prange(nblocks, nogil=True, num_threads=nt, schedule="dynamic"):
         lo = s + k * step
-        hi = lo + step
-        if hi > e:
-            hi = e
+        hi = e if e - lo <= step else lo + step
         part = 0.0
         status |= pairwise_core(p, n, lo, hi, &part, flag)
         total += part

@@ -11,10 +11,17 @@ references are written independently (vectorised NumPy, or a sieve) and are what
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
+from gilfree.kernels._args import token
 from gilfree.kernels._pure import (
+    MANDELBROT_POLL,
+    PAIRWISE_POLL,
+    PRIMES_POLL,
+    _count_primes_polled,  # noqa: F401 - under its old name
+    _is_prime,  # noqa: F401 - gilfree.peers compiles it with Numba
     _stop_if,
     integrate,
     mandelbrot,
@@ -24,6 +31,10 @@ from gilfree.kernels._pure import (
 )
 
 __all__ = [
+    "MANDELBROT_POLL",
+    "PAIRWISE_POLL",
+    "PRIMES_POLL",
+    "bin_scaling",
     "histogram",
     "histogram_reference",
     "integrate",
@@ -39,18 +50,42 @@ __all__ = [
 ]
 
 
+def bin_scaling(lo: float, hi: float, bins: int) -> tuple[float, float, float]:
+    """``(s, lo * s, bins / (hi * s - lo * s))``: the histogram's bin rule, as the core has it.
+
+    A value's bin is ``floor((v * s - lo * s) * scale)``. With s = 1 that is
+    ``(v - lo) * (bins / (hi - lo))``; s = 2**-8 when ``hi - lo`` overflows or ``bins / (hi -
+    lo)`` is subnormal, and s = 2**600 when ``bins / (hi - lo)`` overflows. A power of two
+    scales exactly, so the bin is the same fraction of the range, and nothing overflows.
+    """
+    w = hi - lo
+    s = 1.0
+    if math.isinf(w) or bins / w < sys.float_info.min:
+        s = math.ldexp(1.0, -8)
+    elif math.isinf(bins / w):
+        s = math.ldexp(1.0, 600)
+    lo_s = lo * s
+    return s, lo_s, bins / (hi * s - lo_s)
+
+
+# -- python variants ---------------------------------------------------------------------
+# The loops live in _pure.py (no NumPy: they also run in subinterpreters) and are re-exported
+# above under the same names; histogram's returns a NumPy array, so it is here.
+
+
 def histogram(x, lo, hi, bins, start=0, stop=None, cancel=None):
     """Pure-Python counts of x[start:stop] in ``bins`` equal bins over [lo, hi); NaN ignored."""
     from gilfree.kernels._histogram import _check
 
     x, lo, hi, bins, start, stop = _check(x, lo, hi, bins, start, stop)
-    scale = bins / (hi - lo)
+    token(cancel)
+    s, lo_s, scale = bin_scaling(lo, hi, bins)
     counts = [0] * bins
     for b in range(start, stop, 65536):
         _stop_if(cancel, "histogram")
         for v in x[b : min(b + 65536, stop)].tolist():
             if lo <= v < hi:
-                counts[min(int((v - lo) * scale), bins - 1)] += 1
+                counts[min(int((v * s - lo_s) * scale), bins - 1)] += 1
     return np.array(counts, dtype=np.int64)
 
 
@@ -134,6 +169,7 @@ def primes_reference(lo: int, hi: int) -> int:
 
 
 def histogram_reference(x: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+    s, lo_s, scale = bin_scaling(lo, hi, bins)
     inside = x[(x >= lo) & (x < hi)]
-    k = np.minimum(((inside - lo) * (bins / (hi - lo))).astype(np.int64), bins - 1)
+    k = np.minimum(((inside * s - lo_s) * scale).astype(np.int64), bins - 1)
     return np.bincount(k, minlength=bins).astype(np.int64)

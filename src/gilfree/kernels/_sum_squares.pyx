@@ -27,9 +27,7 @@ cdef int sum_squares_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total
             return 1
-        end = b + BLOCK
-        if end > stop:
-            end = stop
+        end = stop if stop - b <= BLOCK else b + BLOCK
         for k in range(8):
             a[k] = 0.0
         i = b
@@ -57,21 +55,23 @@ cdef inline const double* _data(const double[::1] v) noexcept:
     return &v[0] if v.shape[0] else NULL
 
 
-def gil(x, start=0, stop=None, CancelToken cancel=None):
+def gil(x, start=0, stop=None, cancel=None):
     """Sum of x[i]**2 for i in [start, stop); ``x`` is float64, C-contiguous, may be read-only. Holds the GIL."""
     x, start, stop = _check(x, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     if sum_squares_core(_data(x), start, stop, &result, flag):
         raise Cancelled("sum_squares cancelled")
     return result
 
 
-def nogil(x, start=0, stop=None, CancelToken cancel=None):
+def nogil(x, start=0, stop=None, cancel=None):
     """Sum of x[i]**2 for i in [start, stop); ``x`` is float64, C-contiguous, may be read-only. Releases the GIL."""
     x, start, stop = _check(x, start, stop)
     cdef double result = 0.0
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
     cdef const double* p = _data(x)
     cdef Py_ssize_t s = start, e = stop
     cdef int status
@@ -82,12 +82,12 @@ def nogil(x, start=0, stop=None, CancelToken cancel=None):
     return result
 
 
-def openmp(x, start=0, stop=None, CancelToken cancel=None, num_threads=None):
+def openmp(x, start=0, stop=None, cancel=None, num_threads=None):
     """The same core under ``prange``: one contiguous slice per thread (static schedule)."""
     x, start, stop = _check(x, start, stop)
-    cdef int nt = omp_get_max_threads() if num_threads is None else _args.integer(
-        "num_threads", num_threads, minimum=1)
-    cdef const int* flag = NULL if cancel is None else &cancel.flag
+    cdef CancelToken token = _args.token(cancel)
+    cdef const int* flag = NULL if token is None else &token.flag
+    cdef int nt = omp_get_max_threads() if num_threads is None else _args.num_threads(num_threads)
     cdef const double* p = _data(x)
     cdef Py_ssize_t s = start, e = stop, t, lo, hi, per
     cdef double total = 0.0, part

@@ -69,23 +69,44 @@ def print_run(result: Any) -> None:
 
 
 #: The verdicts' colours, in every table that shows one.
-VERDICT_COLOURS = {"releases": "green", "holds": "red", "holds in slices": "yellow"}
+VERDICT_COLOURS = {
+    "releases": "green",
+    "partly releases": "cyan",
+    "holds": "red",
+    "holds in slices": "yellow",
+}
 
 
-def print_probe(result: Any, target: str) -> None:
-    """``gilfree probe``: the verdict, its reason, and the heartbeat's figures beside idle."""
+def verdict_phrase(label: str) -> str:
+    """A verdict as a sentence's verb: "holds the GIL in slices", not "holds in slices the GIL"."""
+    if label == "holds in slices":
+        return "holds the GIL in slices"
+    if label in VERDICT_COLOURS:
+        return f"{label} the GIL"
+    return label  # "inconclusive", or a verdict this table does not know
+
+
+def print_probe(found: dict[str, Any]) -> None:
+    """``gilfree probe``: the verdict with its confidence and reason, the heartbeat's figures
+    beside idle, and the time shares the verdict weighed (``found`` is the probe's JSON)."""
     from rich.console import Console
     from rich.table import Table
 
-    colour = VERDICT_COLOURS.get(result.verdict.label, "magenta")
+    from gilfree.probe import GilHold
+
+    label = found["verdict"]
     console = Console()
-    console.print(f"[bold]{target}[/]: [bold {colour}]{result.verdict.label}[/] the GIL")
-    console.print(result.verdict.reason)
+    colour = VERDICT_COLOURS.get(label, "magenta")
+    console.print(
+        f"[bold]{found['target']}[/]: [bold {colour}]{verdict_phrase(label)}[/]"
+        f" [dim](confidence {found['confidence']})[/]"
+    )
+    console.print(found["reason"], highlight=False)
     t = Table(show_header=True)
     t.add_column("figure")
     t.add_column("during the calls", justify="right")
     t.add_column("idle", justify="right")
-    h, i = result.hold, result.idle
+    h, i = GilHold(**found["figures"]), GilHold(**found["idle"])
     t.add_row("heartbeat ticks", str(h.ticks), str(i.ticks))
     t.add_row("measured for (s)", f"{h.duration_s:.3f}", f"{i.duration_s:.3f}")
     for name in ("p50_ms", "p75_ms", "p99_ms", "max_ms"):
@@ -93,13 +114,22 @@ def print_probe(result: Any, target: str) -> None:
     t.add_row("blocked fraction", f"{h.blocked_fraction:.2f}", f"{i.blocked_fraction:.2f}")
     if h.cpu_wait_fraction is not None and i.cpu_wait_fraction is not None:
         t.add_row("CPU wait fraction", f"{h.cpu_wait_fraction:.2f}", f"{i.cpu_wait_fraction:.2f}")
-        t.add_row("GIL wait p75 (ms)", f"{h.gil_wait_p75_ms:.2f}", f"{i.gil_wait_p75_ms:.2f}")
-        t.add_row("GIL wait max (ms)", f"{h.gil_wait_max_ms:.2f}", f"{i.gil_wait_max_ms:.2f}")
+        if h.worker_cpu_wait_fraction is not None:
+            t.add_row("worker CPU wait fraction", f"{h.worker_cpu_wait_fraction:.2f}", "-")
+        for q in ("p25", "p50", "p75", "max"):
+            a, b = getattr(h, f"gil_wait_{q}_ms"), getattr(i, f"gil_wait_{q}_ms")
+            t.add_row(f"GIL wait {q} (ms)", f"{a:.2f}", f"{b:.2f}")
+    shares = found.get("shares", {})
+    if "free" in shares:
+        for key, what in (("free", "GIL free"), ("slice", "in slices"), ("long", "in long stalls")):
+            t.add_row(f"time share: {what}", f"{shares[key]:.2f}", "")
     console.print(t)
     console.print(
-        f"{result.calls} call(s), {result.per_call_s * 1e3:.3g} ms each; switch interval "
-        f"{result.switch_interval_s * 1e3:g} ms" + ("" if result.gil_enabled else "; the GIL is off"),
+        f"{found['calls']} call(s), {found['per_call_s'] * 1e3:.3g} ms each, {found['batch']} per batch; "
+        f"switch interval {found['switch_interval_s'] * 1e3:g} ms while probing; "
+        f"{found['tries']} measurement(s)" + ("" if found["gil_enabled"] else "; the GIL is off"),
         style="dim",
+        highlight=False,
     )
 
 
