@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from gilfree import claims
-from gilfree.claims import costs, gil, ipc, killing, latency, scale
+from gilfree.claims import costs, gil, ipc, killing, latency, scale, subinterpreters
 from gilfree.claims._core import KINDS, unit_of
 from gilfree.cli import main
 from gilfree.info import cores
@@ -125,7 +125,7 @@ def _retry(first: dict, measure, ok, attempts: int = 3) -> dict:
 def test_quick_run_reports_every_claim_with_a_verdict_and_units(quick):
     assert quick["status"] == 0
     doc = quick["doc"]
-    assert [c["number"] for c in doc["claims"]] == list(range(1, 11))
+    assert [c["number"] for c in doc["claims"]] == list(range(1, 12))
     assert doc["mode"] == "quick" and doc["machine"]["cores"] == cores()
     for c in doc["claims"]:
         assert c["error"] is None, (c["number"], c["error"])
@@ -503,7 +503,7 @@ def test_verdict_dask_flips_with_the_figures():
 # -- command line ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("only", ["0", "11", "one", ","])
+@pytest.mark.parametrize("only", ["0", "12", "one", ","])
 def test_bad_only_exits_2_with_one_line(only, capsys):
     assert main(["claims", "--quick", "--only", only]) == 2
     err = capsys.readouterr().err.strip()
@@ -569,3 +569,57 @@ def test_ctrl_c_leaves_no_process_or_shared_memory():
         time.sleep(1.0)
         new = {n for n in set(os.listdir(SHM_DIR)) - before if n.startswith("psm_")}
         assert new == set()
+
+
+# -- claim 11: subinterpreters, with made-up figures ----------------------------------------------
+
+
+def _interp_figures(**over) -> dict:
+    f = {"interp_measured": True, "workers_n": 2, "array_mb": 8.0}
+    for pool, (startup, dispatch, memory, move) in {
+        "threads": (0.08, 8.0, 0.0, 0.04),
+        "processes": (6.5, 29.0, 4.5, 0.8),
+        "interpreters": (0.5, 30.0, 0.5, 0.1),
+    }.items():
+        f.update({f"{pool}_startup_ms": startup, f"{pool}_dispatch_us": dispatch})
+        f.update({f"{pool}_memory_mb": memory, f"{pool}_move_ms": move})
+    f.update(processes_python_x=1.9, interpreters_python_x=1.9)
+    f.update(over)
+    return f
+
+
+def test_subinterpreters_hold_when_parallel_and_every_cost_is_a_threads():
+    v = subinterpreters.verdict_interpreters(_interp_figures())
+    assert v.kind == claims.HOLDS, v
+
+
+def test_subinterpreters_hold_only_if_kept_when_start_up_and_memory_cost_more():
+    v = subinterpreters.verdict_interpreters(
+        _interp_figures(interpreters_startup_ms=12.0, interpreters_memory_mb=4.0)
+    )
+    assert v.kind == claims.ONLY_IF and "startup and memory" in v.condition, v
+
+
+def test_subinterpreters_fail_without_parallelism_or_when_every_cost_is_a_processes():
+    serial = _interp_figures(interpreters_python_x=1.0)
+    assert subinterpreters.verdict_interpreters(serial).kind == claims.FAILS
+    dear = _interp_figures(
+        interpreters_startup_ms=12.0,
+        interpreters_dispatch_us=300.0,
+        interpreters_memory_mb=4.0,
+        interpreters_move_ms=5.0,
+    )
+    assert subinterpreters.verdict_interpreters(dear).kind == claims.FAILS
+
+
+def test_subinterpreters_inconclusive_when_processes_do_not_scale_either():
+    v = subinterpreters.verdict_interpreters(
+        _interp_figures(processes_python_x=1.0, interpreters_python_x=1.0)
+    )
+    assert v.kind == claims.INCONCLUSIVE
+
+
+def test_subinterpreters_not_measured_where_the_runner_is_missing():
+    f = {"interp_measured": False, "reason": "the interpreters runner needs Python 3.14"}
+    assert subinterpreters.verdict_interpreters(f).kind == claims.NOT_MEASURED
+    assert "not measured" in subinterpreters.headline_interpreters(f)

@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from gilfree.claims import costs, gil, ipc, killing, latency, scale
+from gilfree.claims import costs, gil, ipc, killing, latency, scale, subinterpreters
 from gilfree.claims._core import (
     FAILS,
     HOLDS,
@@ -34,7 +34,13 @@ from gilfree.claims._procs import no_leftovers
 CLAIMS: dict[int, Claim] = {
     c.number: c
     for c in sorted(
-        gil.CLAIMS + costs.CLAIMS + ipc.CLAIMS + killing.CLAIMS + latency.CLAIMS + scale.CLAIMS,
+        gil.CLAIMS
+        + costs.CLAIMS
+        + ipc.CLAIMS
+        + killing.CLAIMS
+        + latency.CLAIMS
+        + scale.CLAIMS
+        + subinterpreters.CLAIMS,
         key=lambda c: c.number,
     )
 }

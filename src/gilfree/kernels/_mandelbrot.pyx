@@ -3,8 +3,8 @@ from cython.parallel cimport prange
 from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
-import numpy as np
-
+# No NumPy at module level: this module also loads in subinterpreters, where NumPy cannot
+# (arrays arrive there as memoryviews, which _args checks through the buffer protocol).
 from gilfree.kernels import _args
 from gilfree._cancel import Cancelled
 
@@ -76,7 +76,7 @@ cdef int mandelbrot_core(int* out, Py_ssize_t height, Py_ssize_t width,
 
 
 def _check(out, x_min, x_max, y_min, y_max, max_iter, start, stop):
-    out = _args.array("out", out, np.int32, 2, writable=True)
+    out = _args.array("out", out, "int32", 2, writable=True)
     x_min, x_max = _args.real("x_min", x_min), _args.real("x_max", x_max)
     y_min, y_max = _args.real("y_min", y_min), _args.real("y_max", y_max)
     if not x_min < x_max:

@@ -4,8 +4,8 @@ from libc.math cimport sqrt
 from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
-import numpy as np
-
+# No NumPy at module level: this module also loads in subinterpreters, where NumPy cannot
+# (arrays arrive there as memoryviews, which _args checks through the buffer protocol).
 from gilfree.kernels import _args
 from gilfree._cancel import Cancelled
 
@@ -69,7 +69,7 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
 
 
 def _check(points, start, stop):
-    points = _args.array("points", points, np.float64, 2)
+    points = _args.array("points", points, "float64", 2)
     if points.shape[1] != 3:
         raise ValueError(f"points must have shape (n, 3), got {points.shape}")
     start, stop = _args.span(start, stop, 0, points.shape[0])

@@ -3,8 +3,8 @@ from cython.parallel cimport prange
 from gilfree._cancel cimport CancelToken
 from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
 
-import numpy as np
-
+# No NumPy at module level: this module also loads in subinterpreters, where NumPy cannot
+# (arrays arrive there as memoryviews, which _args checks through the buffer protocol).
 from gilfree.kernels import _args
 from gilfree._cancel import Cancelled
 
@@ -46,7 +46,7 @@ cdef int sum_squares_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
 
 
 def _check(x, start, stop):
-    x = _args.array("x", x, np.float64, 1)
+    x = _args.array("x", x, "float64", 1)
     start, stop = _args.span(start, stop, 0, x.shape[0])
     return x, start, stop
 

@@ -1,6 +1,6 @@
 """Runners by name, so ``gilfree.run(runner="threads")`` and the CLI can pick one with a string.
 
-Optional runners (dask) are named here by import path, and only imported when asked for.
+Optional runners (dask, interpreters) are named here by import path, and only imported when asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ _LAZY: dict[str, str] = {
     "threads": "gilfree.runners.threads",
     "processes": "gilfree.runners.processes",
     "dask": "gilfree.runners.dask",
+    "interpreters": "gilfree.runners.interpreters",
 }
 
 
