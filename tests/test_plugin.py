@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from gilfree.probe import HOLDS, INCONCLUSIVE, RELEASES
+from gilfree.probe import HOLDS, HOLDS_IN_SLICES, RELEASES
 from gilfree.testing import GilAssertionError, assert_holds_gil, assert_releases_gil
 
 from .conftest import gil_enabled
@@ -49,7 +49,9 @@ def test_a_failed_assertion_carries_the_figures_and_the_reason():
     assert caught.value.result.verdict.label == HOLDS and len(caught.value.verdicts) == 2
     with pytest.raises(GilAssertionError, match=r"expected time\.sleep to hold the GIL, but it") as caught:
         assert_holds_gil(time.sleep, 0.001, min_time=0.05, tries=2)
-    assert set(caught.value.verdicts) <= {RELEASES, INCONCLUSIVE}
+    # Never read as holding; on a loaded machine a try may read "partly releases" (the calling
+    # thread, holding the GIL between sleeps, waits for a core): that still fails the assertion.
+    assert not set(caught.value.verdicts) & {HOLDS, HOLDS_IN_SLICES}
     with pytest.raises(ValueError, match="tries must be an integer"):
         assert_releases_gil(time.sleep, 0.001, tries=0)
 
