@@ -98,8 +98,11 @@ class Kernel:
     #: machines may then hand a chunk fresh memory instead of the array's contents.
     outputs: ClassVar[tuple[int, ...]] = ()
 
-    def __init__(self, module: ModuleType, python: Callable[..., Any]) -> None:
+    def __init__(self, module: ModuleType, python: Callable[..., Any], isa: str = "baseline") -> None:
         self._module = module
+        #: the instruction-set path of ``module``: baseline, avx2 or avx512 (chosen at import
+        #: by ``gilfree.kernels.registry``; ``GILFREE_ISA`` forces one)
+        self.isa = isa
         self.python = python
         self.gil = module.gil
         self.nogil = module.nogil
