@@ -353,3 +353,11 @@ def test_setup_rejects_an_unknown_path_name():
     )
     assert proc.returncode != 0
     assert "GILFREE_ISA_PATHS: unknown path 'sse4'" in proc.stderr
+
+
+def test_cost_hints_follow_the_path():
+    """Runners size work by ns_per_unit: a path 8x faster must not be dispatched as the baseline."""
+    for name, k in REGISTRY.items():
+        expected = type(k).ns_per_unit_isa.get(k.isa, type(k).ns_per_unit)
+        assert k.ns_per_unit == expected, name
+        assert registry.kernel_for(name, "baseline").ns_per_unit == type(k).ns_per_unit
