@@ -3,14 +3,17 @@
 Usage: python tools/check_dists.py DIST_DIR   (the folder ``python -m build`` wrote into)
 
 The sdist must hold the Cython sources (.pyx, .pxd), the C header, the stubs, the tests, the
-build files and LICENSE, and no generated .c, .pyx or compiled module. The wheel must hold one
-compiled module and one stub per kernel module (and per instruction-set path, on x86-64 with
-GCC or Clang), py.typed and the ``gilfree`` console script, and no source it does not need
-(.pyx, .pxd, .c, .h). Both must carry the metadata (PKG-INFO
+build files and LICENSE, and no generated .c or compiled module. The wheel must hold one
+compiled module and one stub per kernel module, py.typed and the ``gilfree`` console script,
+and no source it does not need (.pyx, .pxd, .c, .h). Both must carry the metadata (PKG-INFO
 in the sdist, METADATA in the wheel): name, version, summary, Requires-Python, the SPDX
 License-Expression with its License-File, and the classifiers; the wheel's LICENSE, under
 .dist-info/licenses/ (PEP 639), must be the sdist's, and its classifiers must name the Python
 it was built for. Exits 1 and lists every problem otherwise.
+
+Instruction-set paths (setup.py's ISA_KERNELS and ISA_PATHS): the sdist holds a stub for
+each kernel's per-path module and none of the .pyx that setup.py writes into build/isa/; a
+wheel for x86-64 built by GCC or Clang holds each per-path module and its stub.
 """
 
 from __future__ import annotations
