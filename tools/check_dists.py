@@ -29,6 +29,9 @@ from pathlib import Path, PurePosixPath
 #: every compiled module, as its path under src/ (sdist) and in the wheel, without the suffix
 KERNEL_MODULES = ("_mandelbrot", "_integrate", "_sum_squares", "_pairwise", "_primes", "_histogram")
 MODULES = ("gilfree/_cancel", *(f"gilfree/kernels/{m}" for m in KERNEL_MODULES))
+COMPILED_SUFFIXES = (".so", ".pyd")
+LICENSE_EXPRESSION = "BSD-3-Clause"
+FREE_THREADING = "Programming Language :: Python :: Free Threading :: "
 #: The kernels setup.py builds once more per instruction-set path (its ISA_KERNELS and
 #: ISA_PATHS): modules of their own (``_sum_squares_avx2``) with a stub each in the sdist and
 #: the wheel, and a .pyx only setup.py writes (into build/isa/), so in neither archive.
@@ -38,9 +41,6 @@ ISA_MODULES = tuple(f"gilfree/kernels/{k}_{p}" for k in ISA_KERNELS for p in ISA
 #: Wheels whose compiler builds those paths: GCC or Clang for x86-64. Windows (MSVC) and every
 #: other architecture get the baseline alone, as setup.py says when it builds them.
 ISA_WHEEL_TAGS = re.compile(r"^(linux|manylinux\S*|macosx_\d+_\d+)_x86_64$")
-COMPILED_SUFFIXES = (".so", ".pyd")
-LICENSE_EXPRESSION = "BSD-3-Clause"
-FREE_THREADING = "Programming Language :: Python :: Free Threading :: "
 
 
 def check_metadata(text: str, what: str) -> list[str]:
