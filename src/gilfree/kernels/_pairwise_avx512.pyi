@@ -1,14 +1,11 @@
 """Type stub for ``gilfree.kernels._pairwise_avx512``: ``_pairwise.pyx`` built for the avx512 path.
 
 The same source as ``_pairwise`` with other compiler flags (setup.py's ISA_PATHS), so the
-same functions: this stub re-exports ``_pairwise.pyi``'s.
+same names: this stub re-exports ``_pairwise.pyi``'s, public ones and ``_check``.
 """
 
-from gilfree.kernels._pairwise import Cancelled as Cancelled
+from gilfree.kernels._pairwise import *  # noqa: F403
 from gilfree.kernels._pairwise import _check as _check
-from gilfree.kernels._pairwise import gil as gil
-from gilfree.kernels._pairwise import nogil as nogil
-from gilfree.kernels._pairwise import openmp as openmp
 
 # The instruction set the module was compiled for, from the compiler's macros: "avx512".
 ISA: str
