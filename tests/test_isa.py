@@ -185,7 +185,7 @@ def test_paths_agree_on_random_ranges(name):
 @pytest.mark.thread_unsafe(reason="starts interpreters with GILFREE_ISA set")
 @pytest.mark.parametrize("value", ["nonsense", "AVX2", "sse2"])
 def test_an_unknown_path_is_a_clear_error(value):
-    proc = _python("-c", "import gilfree", GILFREE_ISA=value)
+    proc = _python("-c", "import gilfree.kernels", GILFREE_ISA=value)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"RuntimeError: GILFREE_ISA={value!r} is not an instruction-set path"), last

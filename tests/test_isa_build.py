@@ -95,7 +95,7 @@ print("ok")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "ok"
     env_forced = subprocess.run(
-        [sys.executable, "-c", "import gilfree"],
+        [sys.executable, "-c", "import gilfree.kernels"],
         env={**_clean_env(baseline_site), "GILFREE_ISA": "avx2"},
         capture_output=True,
         text=True,
