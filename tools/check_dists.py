@@ -11,6 +11,10 @@ in the sdist, METADATA in the wheel): name, version, summary, Requires-Python, t
 License-Expression with its License-File, and the classifiers; the wheel's LICENSE, under
 .dist-info/licenses/ (PEP 639), must be the sdist's, and its classifiers must name the Python
 it was built for. Exits 1 and lists every problem otherwise.
+
+Instruction-set paths (setup.py's ISA_KERNELS and ISA_PATHS): the sdist holds a stub for
+each kernel's per-path module and none of the .pyx that setup.py writes into build/isa/; a
+wheel for x86-64 built by GCC or Clang holds each per-path module and its stub.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ BENCH_SUITE = tuple(
 COMPILED_SUFFIXES = (".so", ".pyd")
 LICENSE_EXPRESSION = "BSD-3-Clause"
 FREE_THREADING = "Programming Language :: Python :: Free Threading :: "
+#: The kernels setup.py builds once more per instruction-set path (its ISA_KERNELS and
+#: ISA_PATHS): modules of their own (``_sum_squares_avx2``) with a stub each in the sdist and
+#: the wheel, and a .pyx only setup.py writes (into build/isa/), so in neither archive.
+ISA_KERNELS = ("_sum_squares", "_histogram", "_integrate", "_pairwise")
+ISA_PATHS = ("avx2", "avx512")
+ISA_MODULES = tuple(f"gilfree/kernels/{k}_{p}" for k in ISA_KERNELS for p in ISA_PATHS)
+#: Wheels whose compiler builds those paths: GCC or Clang for x86-64. Windows (MSVC) and every
+#: other architecture get the baseline alone, as setup.py says when it builds them.
+ISA_WHEEL_TAGS = re.compile(r"^(linux|manylinux\S*|macosx_\d+_\d+)_x86_64$")
 
 
 def check_metadata(text: str, what: str) -> list[str]:
@@ -80,9 +93,16 @@ def check_sdist(path: Path) -> list[str]:
     ]
     for m in MODULES:
         wanted += [f"src/{m}.pyx", f"src/{m}.pxd", f"src/{m}.pyi"]
+    wanted += [f"src/{m}.pyi" for m in ISA_MODULES]
     problems += [f"sdist lacks {n}" for n in wanted if n not in names]
     built = (".c", ".o", *COMPILED_SUFFIXES)
     problems += [f"sdist holds a build output: {n}" for n in sorted(names) if n.endswith(built)]
+    generated = {f"src/{m}.pyx" for m in ISA_MODULES}
+    problems += [
+        f"sdist holds a generated source: {n}"
+        for n in sorted(names)
+        if n in generated or n.startswith("build/")
+    ]
     return problems
 
 
@@ -108,7 +128,9 @@ def check_wheel(path: Path, sdist: Path) -> list[str]:
         classifier = f"Programming Language :: Python :: 3.{m[1]}"
         if classifier not in email.parser.Parser().parsestr(metadata).get_all("Classifier", []):
             problems.append(f"wheel for {python_tag} lacks the classifier {classifier}")
-    for m in MODULES:
+    platform_tag = path.name[: -len(".whl")].split("-")[-1]
+    isa = ISA_MODULES if any(ISA_WHEEL_TAGS.search(t) for t in platform_tag.split(".")) else ()
+    for m in (*MODULES, *isa):
         if not any(n.startswith(f"{m}.") and n.endswith(COMPILED_SUFFIXES) for n in names):
             problems.append(f"wheel lacks the compiled module {m}")
         if f"{m}.pyi" not in names:

@@ -10,6 +10,8 @@ class _BuildInfo(TypedDict):
     openmp: bool
     openmp_version: int
     openmp_max_threads: int
+    # The instruction set the baseline was compiled for: sse2, neon, ...
+    isa: str
 
 class Cancelled(Exception):
     """A kernel stopped early because its CancelToken was set."""
@@ -27,3 +29,7 @@ class CancelToken:
     def __reduce__(self) -> tuple[type[CancelToken], tuple[()]]: ...
 
 def build_info() -> _BuildInfo: ...
+
+ISA_PATHS: tuple[str, ...]
+
+def cpu_supports(path: str) -> bool: ...

@@ -5,8 +5,8 @@ The flag is an int read with an atomic load; the cores poll it every block of wo
 (about a millisecond or less), return early, and the entry point raises ``Cancelled``.
 """
 from gilfree.kernels._common cimport (
-    GILFREE_COMPILER, GILFREE_HAVE_OPENMP, GILFREE_OPENMP_VERSION,
-    gilfree_load_flag, gilfree_store_flag, omp_get_max_threads,
+    GILFREE_COMPILER, GILFREE_HAVE_OPENMP, GILFREE_ISA, GILFREE_OPENMP_VERSION,
+    gilfree_cpu_has, gilfree_load_flag, gilfree_store_flag, omp_get_max_threads,
 )
 
 
@@ -45,4 +45,17 @@ def build_info() -> dict:
         "openmp": bool(GILFREE_HAVE_OPENMP),
         "openmp_version": int(GILFREE_OPENMP_VERSION),
         "openmp_max_threads": int(omp_get_max_threads()),
+        "isa": GILFREE_ISA.decode(),
     }
+
+
+#: The instruction-set paths, in the order the registry prefers them (last first).
+ISA_PATHS = ("baseline", "avx2", "avx512")
+
+
+def cpu_supports(path: str) -> bool:
+    """Can this CPU, under this OS, run the code of an instruction-set path? (The compiler's
+    own check, ``__builtin_cpu_supports``; on a target without one, only ``baseline``.)"""
+    if path not in ISA_PATHS:
+        raise ValueError(f"unknown instruction-set path {path!r}; expected one of {', '.join(ISA_PATHS)}")
+    return bool(gilfree_cpu_has(ISA_PATHS.index(path)))

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gilfree import ceiling
 from gilfree._checks import integer
 from gilfree.comparison import Cell, CellResult, Comparison, options_key
 from gilfree.harness import GIL_WINDOW_S, KernelOnRunner, PeerContender, Prepared, listen_to, measure
@@ -369,6 +370,11 @@ def run(plan: Plan, progress: Progress | None = None) -> Comparison:
                 results[c] = _failed(c, _one_line(exc))
     if progress is not None:
         progress(total, total, "done")
+
+    # Memory-bound kernels: their GB/s against this machine's read ceiling for the same inputs,
+    # measured now that every pool is closed (gilfree.ceiling; about 0.1 s at default sizes).
+    if any(c.kernel in ceiling.MEMORY_BOUND for c in plan.cells):
+        machine["memory_bound"] = ceiling.judge(results.values(), inputs)
 
     return Comparison(
         machine=machine,

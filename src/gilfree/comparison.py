@@ -23,13 +23,47 @@ SCHEMA = "gilfree-compare/1"
 FIELDS: dict[str, dict[str, str]] = {
     "": {
         "schema": 'the schema\'s name and number, "gilfree-compare/1"',
-        "machine": "gilfree.info.collect() less the kernel list: versions, build, GIL, cores, compiler",
+        "machine": "gilfree.info.collect() less the kernel list: versions, build, GIL, cores, compiler, "
+        "instruction-set paths; and the memory-bound kernels against the read ceiling",
         "settings": "what was asked: kernels, variants, runners, workers, size, repeat, ...",
         "switch_interval_s": "sys.getswitchinterval() during the run",
         "idle": "the heartbeat's GIL-hold figures with nothing running: the baseline",
         "notes": "what was left out of the matrix, and why",
         "total_s": "the whole run, inputs and references included",
         "cells": "one object per cell, in table order",
+    },
+    "machine": {
+        "gilfree": "gilfree's version",
+        "python": "the interpreter's version",
+        "implementation": "CPython, ...",
+        "executable": "the interpreter that ran",
+        "build": '"gil" or "free-threaded"',
+        "gil_enabled": "whether the GIL was on",
+        "cores": "cores this process may run on",
+        "platform": "platform.platform()",
+        "machine": "platform.machine(): x86_64, aarch64, ...",
+        "compiler": "the compiler the kernels were built with, read from the binary",
+        "openmp": "whether the kernels were built with OpenMP",
+        "openmp_version": "the OpenMP version (yyyymm), 0 without",
+        "isa": 'the instruction-set path each kernel ran: {"sum_squares": "avx512", ...}',
+        "isa_paths": "baseline: what the baseline is compiled for (sse2, neon); built: the paths "
+        "this build has; cpu: the paths this CPU runs; forced: GILFREE_ISA, or null",
+        "memory_bound": "only when sum_squares or histogram ran (gilfree.ceiling)",
+        "interpreters": "compare --python: each interpreter's own machine facts (only then)",
+    },
+    "machine.memory_bound": {
+        "method": "how the read ceiling was measured",
+        "kernels": "one object per memory-bound kernel and size",
+    },
+    "machine.memory_bound.kernels[]": {
+        "kernel": "sum_squares or histogram",
+        "size": "the inputs' size",
+        "bytes": "the bytes one run reads",
+        "ceiling_gb_s": 'read GB/s of the same array by N threads: {"1": 30.2, "2": 41.0}; '
+        "null when too small to time",
+        "note": "why there is no ceiling, or null",
+        "cells": "per cell: variant, runner, workers, gb_s (from its best run), of_ceiling "
+        "(gb_s / the ceiling at its workers, at most the cores)",
     },
     "settings": {
         "kernels": "kernel names",

@@ -62,11 +62,55 @@ def worker_limit() -> int:
     return max(WORKERS_LIMIT_FLOOR, WORKERS_PER_CORE_LIMIT * cores())
 
 
+class Fact(dict):  # type: ignore[type-arg]
+    """A fact that is a mapping in ``gilfree info --json`` (and compare's JSON) and one line in
+    ``gilfree info``'s table, which prints ``str(value)`` for each fact."""
+
+    def __init__(self, data: dict[str, Any], line: str) -> None:
+        super().__init__(data)
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def isa_facts(choice: dict[str, Any], baseline: str) -> tuple[Fact, Fact]:
+    """``isa``: the path each kernel runs; ``isa_paths``: the paths built, the paths this CPU
+    runs, and ``GILFREE_ISA`` when it forced one. ``baseline`` is what the baseline was
+    compiled for (sse2 on x86-64, neon on aarch64)."""
+    from gilfree._cancel import ISA_PATHS
+
+    by_path: dict[str, list[str]] = {}
+    for kernel, path in choice["kernels"].items():
+        by_path.setdefault(path, []).append(kernel)
+    by_path = dict(sorted(by_path.items(), key=lambda item: -ISA_PATHS.index(item[0])))  # widest first
+    how = f"forced by GILFREE_ISA={choice['forced']}" if choice["forced"] else "chosen at import"
+    line = "; ".join(
+        f"{path}{f' ({baseline})' if path == 'baseline' else ''}: {', '.join(kernels)}"
+        for path, kernels in by_path.items()
+    )
+    built = choice["built"]
+    missing = [p for p in choice["cpu"] if p not in built]
+    paths_line = (
+        f"built: {', '.join(built)}"
+        + (" only" if built == ["baseline"] else "")
+        + (f" (no {', '.join(missing)} path in this build)" if missing else "")
+        + f"; this CPU runs: {', '.join(choice['cpu'])}"
+    )
+    isa = Fact(choice["kernels"], f"{line} ({how})")
+    paths = Fact(
+        {"baseline": baseline, "built": built, "cpu": choice["cpu"], "forced": choice["forced"]}, paths_line
+    )
+    return isa, paths
+
+
 def collect() -> dict[str, Any]:
     import gilfree
     from gilfree.kernels import REGISTRY, build_info
+    from gilfree.kernels.registry import isa_choice
 
     build = build_info()
+    isa, isa_paths = isa_facts(isa_choice(), build["isa"])
     return {
         "gilfree": gilfree.__version__,
         "python": sys.version.split()[0],
@@ -79,5 +123,7 @@ def collect() -> dict[str, Any]:
         "compiler": build["compiler"],
         "openmp": build["openmp"],
         "openmp_version": build["openmp_version"],
+        "isa": isa,
+        "isa_paths": isa_paths,
         "kernels": {name: list(k.variants) for name, k in REGISTRY.items()},
     }

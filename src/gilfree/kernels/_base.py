@@ -93,13 +93,20 @@ class Kernel:
     #: order of magnitude matters (runners use it to decide whether work is worth dispatching).
     ns_per_unit: float = 1.0
     python_slowdown: float = 50.0
+    #: ``ns_per_unit`` on the instruction-set paths where it differs from the baseline's (the
+    #: same machine's ratio applied to the figure above); the kernel object takes its path's.
+    ns_per_unit_isa: ClassVar[dict[str, float]] = {}
     #: Positions in ``Inputs.args`` of arrays the kernel only writes: each chunk writes every
     #: one of its rows ``[start, stop)`` and reads none. A runner that moves data to other
     #: machines may then hand a chunk fresh memory instead of the array's contents.
     outputs: ClassVar[tuple[int, ...]] = ()
 
-    def __init__(self, module: ModuleType, python: Callable[..., Any]) -> None:
+    def __init__(self, module: ModuleType, python: Callable[..., Any], isa: str = "baseline") -> None:
         self._module = module
+        #: the instruction-set path of ``module``: baseline, avx2 or avx512 (chosen at import
+        #: by ``gilfree.kernels.registry``; ``GILFREE_ISA`` forces one)
+        self.isa = isa
+        self.ns_per_unit = self.ns_per_unit_isa.get(isa, type(self).ns_per_unit)
         self.python = python
         self.gil = module.gil
         self.nogil = module.nogil

@@ -1,5 +1,6 @@
-/* Shared by every compiled kernel: OpenMP presence, the compiler's name, and the
- * cancellation flag's atomic load/store (read by cores without the GIL). */
+/* Shared by every compiled kernel: OpenMP presence, the compiler's name, the instruction set
+ * compiled for and the CPU's, and the cancellation flag's atomic load/store (read by cores
+ * without the GIL). */
 #ifndef GILFREE_COMMON_H
 #define GILFREE_COMMON_H
 
@@ -23,6 +24,42 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define GILFREE_COMPILER "msvc " GILFREE_STR(_MSC_FULL_VER)
 #else
 #define GILFREE_COMPILER "unknown"
+#endif
+
+/* The instruction set this translation unit is compiled for, from the compiler's own macros:
+ * setup.py builds the hot kernels once per path with other -m flags, and each module says
+ * what it really got. The baseline is whatever the target's default is. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define GILFREE_ISA "avx512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define GILFREE_ISA "avx2"
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define GILFREE_ISA "neon"
+#elif defined(__x86_64__) || defined(_M_X64) || defined(__SSE2__)
+#define GILFREE_ISA "sse2"
+#else
+#define GILFREE_ISA "generic"
+#endif
+
+/* Can this CPU (and its OS, which must save the wider registers) run a path's code?
+ * 1 = avx2 (AVX2 + FMA), 2 = avx512 (F, DQ, VL, BW, with AVX2 + FMA): the features setup.py's
+ * ISA_PATHS flags let the compiler use. 0, the baseline, always can. GCC and Clang's
+ * __builtin_cpu_supports checks the OS's XSAVE state too; elsewhere only the baseline runs. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+static inline int gilfree_cpu_has(int path) {
+    int avx2;
+    __builtin_cpu_init();
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    switch (path) {
+    case 0: return 1;
+    case 1: return avx2;
+    case 2: return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+                && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    default: return 0;
+    }
+}
+#else
+static inline int gilfree_cpu_has(int path) { return path == 0; }
 #endif
 
 #if defined(_MSC_VER) && !defined(__clang__)

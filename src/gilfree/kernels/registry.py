@@ -1,24 +1,32 @@
-"""The six kernels of the catalogue, each a ``Kernel`` object, and the registry of names."""
+"""The six kernels of the catalogue, each a ``Kernel`` object, and the registry of names.
+
+Each kernel's compiled module is chosen here, once, at import: setup.py builds the hot kernels
+once per instruction-set path (``_sum_squares`` is the baseline, ``_sum_squares_avx2`` and
+``_sum_squares_avx512`` the same source with other flags), and the best path this CPU runs is
+taken, unless ``GILFREE_ISA`` names one. A path is imported only after the CPU check says the
+CPU can run it: an AVX-512 module may use AVX-512 instructions from its first line.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import os
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
-from gilfree.kernels import (
-    _histogram,
-    _integrate,
-    _mandelbrot,
-    _pairwise,
-    _primes,
-    _reference,
-    _sum_squares,
-)
+from gilfree._cancel import ISA_PATHS, cpu_supports
+from gilfree.kernels import _mandelbrot, _reference
 from gilfree.kernels._base import Inputs, Kernel
 
-__all__ = ["REGISTRY", "get", "names"]
+__all__ = ["ISA_ENV", "ISA_PATHS", "REGISTRY", "get", "isa_choice", "kernel_for", "names"]
+
+#: The environment variable that forces a path: baseline, avx2 or avx512 (unset, empty or
+#: ``auto``: the best this CPU runs). Read once, when gilfree.kernels is first imported.
+ISA_ENV = "GILFREE_ISA"
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -85,6 +93,7 @@ class Integrate(Kernel):
 
     name = "integrate"
     ns_per_unit = 1.35
+    ns_per_unit_isa: ClassVar[dict[str, float]] = {"avx512": 0.17}  # 8 divisions in one zmm
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {"n": 50_000},
         "small": {"n": 1_000_000},
@@ -123,6 +132,7 @@ class Pairwise(Kernel):
 
     name = "pairwise"
     ns_per_unit = 2.5  # per pair
+    ns_per_unit_isa: ClassVar[dict[str, float]] = {"avx2": 1.25, "avx512": 1.25}  # 4 lanes vectorised
 
     def work_units(self, inputs: Inputs) -> float:
         n = inputs.args[0].shape[0]
@@ -203,17 +213,120 @@ class Histogram(Kernel):
         return _reference.histogram_reference(*inputs.args)
 
 
-REGISTRY: dict[str, Kernel] = {
-    k.name: k
-    for k in (
-        Mandelbrot(_mandelbrot, _reference.mandelbrot),
-        Integrate(_integrate, _reference.integrate),
-        SumSquares(_sum_squares, _reference.sum_squares),
-        Pairwise(_pairwise, _reference.pairwise),
-        Primes(_primes, _reference.primes),
-        Histogram(_histogram, _reference.histogram),
+# -- instruction-set paths --------------------------------------------------------------------
+
+
+def _module_name(kernel: str, path: str) -> str:
+    return f"gilfree.kernels._{kernel}" + ("" if path == "baseline" else f"_{path}")
+
+
+def built_paths(kernel: str) -> tuple[str, ...]:
+    """The paths this build has for a kernel: the baseline, and each module that exists (found
+    without importing it, so also the paths this CPU cannot run)."""
+    return tuple(
+        p
+        for p in ISA_PATHS
+        if p == "baseline" or importlib.util.find_spec(_module_name(kernel, p)) is not None
     )
+
+
+def cpu_paths() -> tuple[str, ...]:
+    """The paths this CPU (and OS) can run, whether or not this build has them."""
+    return tuple(p for p in ISA_PATHS if cpu_supports(p))
+
+
+def forced_path(value: str | None, built: set[str]) -> str | None:
+    """What ``GILFREE_ISA`` asks for, checked: None for the automatic choice; a clear error for
+    a name that is no path, a path this CPU cannot run, or one this build does not have."""
+    value = (value or "").strip()
+    if value in ("", "auto"):
+        return None
+    if value not in ISA_PATHS:
+        raise RuntimeError(
+            f"{ISA_ENV}={value!r} is not an instruction-set path; expected one of "
+            f"{', '.join(ISA_PATHS)} (or unset or 'auto' for the best this CPU runs)"
+        )
+    if not cpu_supports(value):
+        raise RuntimeError(
+            f"{ISA_ENV}={value}: this CPU cannot run the {value} path "
+            f"(it runs {', '.join(cpu_paths())}); unset {ISA_ENV} to take the best it runs"
+        )
+    if value not in built:
+        raise RuntimeError(
+            f"{ISA_ENV}={value}: this build of gilfree has no {value} path "
+            f"(built: {', '.join(p for p in ISA_PATHS if p in built)}; setup.py leaves a path out "
+            "when GILFREE_ISA_PATHS omits it or the compiler cannot build it)"
+        )
+    return value
+
+
+def choose_path(built: tuple[str, ...], forced: str | None) -> str:
+    """One kernel's path: the forced one where the kernel has it (a kernel built for the
+    baseline alone runs that), else the widest this CPU runs."""
+    if forced is not None:
+        return forced if forced in built else "baseline"
+    return next(p for p in reversed(ISA_PATHS) if p in built and cpu_supports(p))
+
+
+def _load(kernel: str, path: str) -> ModuleType:
+    return importlib.import_module(_module_name(kernel, path))
+
+
+def _travel_as_kernel(kernel: str, module: ModuleType) -> None:
+    """Pickled (processes, dask), a path's function travels as "the kernel's nogil", not as
+    the module it came from: a worker on another host then runs its own choice, instead of
+    importing a module that host's CPU may not be able to run."""
+    for variant in ("gil", "nogil", "openmp"):
+        func = getattr(module, variant)
+        func.__module__, func.__qualname__ = "gilfree.kernels", f"{kernel}.{variant}"
+
+
+KINDS: tuple[type[Kernel], ...] = (Mandelbrot, Integrate, SumSquares, Pairwise, Primes, Histogram)
+PYTHON = {
+    "mandelbrot": _reference.mandelbrot,
+    "integrate": _reference.integrate,
+    "sum_squares": _reference.sum_squares,
+    "pairwise": _reference.pairwise,
+    "primes": _reference.primes,
+    "histogram": _reference.histogram,
 }
+
+_BUILT = {kind.name: built_paths(kind.name) for kind in KINDS}
+_FORCED = forced_path(os.environ.get(ISA_ENV), {p for paths in _BUILT.values() for p in paths})
+_CHOSEN = {name: choose_path(built, _FORCED) for name, built in _BUILT.items()}
+
+
+def isa_choice() -> dict[str, Any]:
+    """What was chosen at import, and from what: for ``gilfree info`` and compare's JSON."""
+    return {
+        "kernels": dict(_CHOSEN),
+        "built": [p for p in ISA_PATHS if any(p in b for b in _BUILT.values())],
+        "cpu": list(cpu_paths()),
+        "forced": _FORCED,
+    }
+
+
+def kernel_for(name: str, path: str) -> Kernel:
+    """A kernel object bound to one path's module, beside the registry's own: to time the
+    baseline against the chosen path in one process. The path must be one this CPU runs and
+    this build has for the kernel (the checks of ``GILFREE_ISA``)."""
+    kind = type(get(name))
+    path = forced_path(path, set(_BUILT[name])) or _CHOSEN[name]  # "auto": the registry's choice
+    return kind(_load(name, path), PYTHON[name], path)
+
+
+def _registry() -> dict[str, Kernel]:
+    kernels = {}
+    for kind in KINDS:
+        path = _CHOSEN[kind.name]
+        module = _load(kind.name, path)
+        if path != "baseline":
+            _travel_as_kernel(kind.name, module)
+        kernels[kind.name] = kind(module, PYTHON[kind.name], path)
+    return kernels
+
+
+REGISTRY: dict[str, Kernel] = _registry()
 
 
 def names() -> list[str]:
