@@ -92,6 +92,10 @@ LIBRARY = textwrap.dedent(
         # The runner is still usable: what fits goes through shared memory, the rest by pickle.
         small = np.ones(700 * 1024 // 8)
         assert r.map(total, [(small,)])[0].value == small.size
+        # A run whose array has another size: the last run's segment (kept for reuse) must be
+        # unlinked before the new one is made, or 700 KiB + 800 KiB would not fit.
+        other = np.ones(800 * 1024 // 8)
+        assert r.map(total, [(other,)])[0].value == other.size
     with make_runner("processes", 2, start_method="fork", transport="pickle") as r:
         assert r.map(total, [(big,)])[0].value == big.size
     print("OK")

@@ -7,7 +7,7 @@ takes any other answer as a broken worker, never as that chunk's result.
 
 caller -> worker: :class:`Task`, :class:`Release` (detach shared-memory segments), ``None``
 (exit). worker -> caller: :class:`Ready` once at start, :class:`Done` or :class:`Failed` for
-each task.
+each task, :class:`Released` when a ``Release`` asks for an answer.
 """
 
 from __future__ import annotations
@@ -43,12 +43,17 @@ class Task(NamedTuple):
 
 
 class Release(NamedTuple):
-    """Detach from the segments ``names`` (None: every one)."""
+    """Detach from the segments ``names`` (None: every one); answer :class:`Released` if ``ack``."""
 
     names: list[str] | None
+    ack: bool = False
 
 
 class Ready(NamedTuple):
+    pid: int
+
+
+class Released(NamedTuple):
     pid: int
 
 
@@ -111,6 +116,8 @@ def worker_main(conn: Any, lifeline: Any, inherited: list[Any]) -> None:
             return
         if isinstance(msg, Release):
             attachments.release(msg.names)
+            if msg.ack:
+                send(conn, Released(os.getpid()))
             continue
         reply = _run_task(msg, attachments)
         del msg

@@ -60,13 +60,14 @@ from gilfree.runners._base import (
     attach_origin,
     check_timeout,
 )
-from gilfree.runners._process_pool import GRACE_S, STEP_S, Worker, dispose, kill, spawn
+from gilfree.runners._process_pool import GRACE_S, START_TIMEOUT_S, STEP_S, Worker, dispose, kill, spawn
 from gilfree.runners._process_worker import (
     PROTOCOL,
     THREAD_ENV,
     Done,
     Failed,
     Release,
+    Released,
     Task,
     describe_message,
     recv,
@@ -264,7 +265,7 @@ class ProcessRunner(Runner):
         ok = False
         try:
             if self.transport == "shm":
-                placement = _shm.Placement(chunks, spare)
+                placement = _shm.Placement(chunks, spare, settle=self._settle)
                 if placement.dropped:  # sent before any chunk, so workers detach before they attach
                     self._send_release(placement.dropped)
             specs = placement.specs if placement is not None else chunks
@@ -385,6 +386,29 @@ class ProcessRunner(Runner):
                         w.attached = False
                 except (OSError, ValueError):  # it died since
                     w.chunk = -1
+
+    def _settle(self, names: list[str]) -> None:
+        """Make every worker detach from ``names``, and from whatever earlier releases named,
+        and wait until each says it has: a segment's pages are freed only when the last
+        mapping goes, so a full /dev/shm gets the room of the unlinked ones back."""
+        asked = []
+        for w in self._workers:
+            if w.chunk is None and w.process.exitcode is None:
+                try:
+                    send(w.conn, Release(names, ack=True))
+                    asked.append(w)
+                except (OSError, ValueError):  # it died since
+                    w.chunk = -1
+        deadline = time.perf_counter() + START_TIMEOUT_S
+        for w in asked:
+            left = max(0.0, deadline - time.perf_counter())
+            ready = multiprocessing.connection.wait([w.conn, w.process.sentinel], left)
+            try:
+                msg = recv(w.conn) if w.conn in ready else None
+            except (EOFError, OSError):
+                msg = None
+            if not isinstance(msg, Released):
+                w.chunk = -1  # dead, silent or out of step: killed after the run, and replaced
 
     def _after_run(self, detach: bool = True) -> None:
         """Kill the workers still running chunks (after a failure) and, if ``detach``, let the
