@@ -30,6 +30,7 @@ distributed = pytest.importorskip(
 import gilfree  # noqa: E402
 from gilfree.kernels import mandelbrot, primes, sum_squares  # noqa: E402
 from gilfree.runners import make_runner  # noqa: E402
+from gilfree.runners._dask_cluster import ClosingClient  # noqa: E402
 from gilfree.runners._dask_worker import Output, run_chunk, same_bytes  # noqa: E402
 from gilfree.runners.dask import SCHEDULER_ENV, DaskRunner, _outputs  # noqa: E402
 
@@ -211,7 +212,7 @@ def test_embedded_runs_every_kernel(local_runner, kernel):
 
 def test_embedded_layout_and_describe(local_runner):
     assert local_runner.mode == "local"
-    assert local_runner.address.startswith("tcp://127.0.0.1:")
+    assert local_runner.address.startswith("tls://127.0.0.1:")
     extra = local_runner.describe()["extra"]
     assert extra["processes"] == 1 and extra["threads_per_process"] == [2]
     assert extra["allowed_failures"] >= 1
@@ -328,6 +329,18 @@ def test_an_unpicklable_result_is_that_chunks_error_and_the_next_run_works(local
         local_runner.map(returns_unpicklable, [(0,), (1,)], timeout=30)
     assert "raised by chunk 1" in _notes(info.value)
     assert [o.value for o in local_runner.map(squared, [(2,), (3,)], timeout=10)] == [4, 9]
+
+
+def test_the_embedded_cluster_takes_only_tls_clients_with_its_credentials(local_runner):
+    """Anyone on this machine can reach 127.0.0.1; without the runner's credentials nobody
+    can connect, so nobody can run code on its workers."""
+    address = local_runner.address
+    assert address.startswith("tls://127.0.0.1:") and local_runner.describe()["extra"]["tls"]
+    plain = "tcp://" + address.removeprefix("tls://")
+    for where, security in [(plain, None), (address, distributed.Security.temporary())]:
+        with pytest.raises((OSError, TimeoutError)):  # a Client that closes its IO loop when it fails
+            ClosingClient(where, timeout=2, security=security, set_as_default=False)
+    assert local_runner.run("integrate", "nogil", size="tiny").matched
 
 
 def test_outputs_are_made_on_the_worker_and_only_their_rows_come_back(local_runner):
@@ -584,3 +597,43 @@ def test_bad_options_are_named(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.5:8786")
     assert DaskRunner().scheduler == "tcp://10.0.0.5:8786"
     assert DaskRunner(scheduler="local").mode == "local"
+
+
+def test_scheduler_addresses_and_tls_credentials_are_checked(monkeypatch, tmp_path):
+    import dask
+
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with pytest.raises(ValueError, match=r"^scheduler='ucx://127\.0\.0\.1:1': ucx:// needs"):
+        DaskRunner(scheduler="ucx://127.0.0.1:1")
+    with pytest.raises(ValueError, match="the port must be a number from 1 to 65535, got 'notaport'"):
+        DaskRunner(scheduler="tcp://127.0.0.1:notaport")
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://127.0.0.1:x")
+    with pytest.raises(ValueError, match=f"^{SCHEDULER_ENV}='tcp://127.0.0.1:x': the port"):
+        DaskRunner()
+    monkeypatch.delenv(SCHEDULER_ENV)
+    with pytest.raises(TypeError, match=r"security must be a distributed\.Security"):
+        DaskRunner(security="yes")
+    none = {"distributed.comm.tls.ca-file": None, "distributed.comm.tls.client.cert": None}
+    with dask.config.set(none), pytest.raises(ValueError, match="a tls:// scheduler needs TLS credentials"):
+        DaskRunner(scheduler="tls://127.0.0.1:1")
+    # Credentials from Dask's own configuration, or given: accepted; then nothing is listening.
+    security = distributed.Security.temporary()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text(security.tls_ca_file)
+    key.write_text(security.tls_client_key)
+    configured = {
+        "distributed.comm.tls.ca-file": str(cert),
+        "distributed.comm.tls.client.cert": str(cert),
+        "distributed.comm.tls.client.key": str(key),
+    }
+    with dask.config.set(configured):
+        from_config = DaskRunner(scheduler="tls://127.0.0.1:1", connect_timeout=1.0)
+    for runner in (
+        from_config,
+        DaskRunner(scheduler="tls://127.0.0.1:1", connect_timeout=1.0, security=security),
+    ):
+        t0 = time.perf_counter()
+        with pytest.raises(ConnectionError, match=r"tls://127\.0\.0\.1:1 within connect_timeout=1 s"):
+            runner.start()
+        assert time.perf_counter() - t0 < 1.0 + 4.0
+        runner.close()

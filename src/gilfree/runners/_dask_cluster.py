@@ -1,4 +1,4 @@
-"""The dask runner's cluster plumbing: the embedded LocalCluster, the client that
+"""The dask runner's cluster plumbing: the embedded LocalCluster (with TLS), the client that
 connects to a scheduler elsewhere, and what is checked and repaired between runs. Which chunk
 goes where is :mod:`gilfree.runners.dask`'s.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster, Security
 
+from gilfree.runners._address import TLS_HINT
 from gilfree.runners._dask_worker import worker_facts
 
 #: Seconds to wait for the embedded cluster's worker processes to register. Why so long: each
@@ -43,6 +44,30 @@ def quiet_dask_logs(level: int = logging.ERROR) -> Iterator[None]:
             h.setLevel(lvl)
 
 
+def tls_security(address: str, security: Security | None) -> Security:
+    """The client's credentials for a ``tls://`` scheduler: ``security``, or Dask's configuration;
+    a ``ValueError`` saying where to put them when there are none."""
+    security = Security() if security is None else security  # Security() reads Dask's configuration
+    try:
+        context = security.get_connection_args("client").get("ssl_context")
+    except (OSError, ValueError) as exc:  # a configured file that is not there or not a certificate
+        raise ValueError(f"scheduler={address!r}: the TLS credentials cannot be loaded ({exc})") from None
+    if context is None:
+        raise ValueError(f"scheduler={address!r}: {TLS_HINT}")
+    return security
+
+
+def temporary_security() -> Security:
+    """Credentials made for one embedded cluster: a self-signed certificate that lives in memory."""
+    try:
+        return Security.temporary()
+    except ImportError:
+        raise ImportError(
+            "the dask runner's embedded cluster uses TLS with temporary credentials, which needs "
+            'the cryptography package: pip install "gilfree[dask]"'
+        ) from None
+
+
 class ClosingClient(Client):
     """A Client that closes itself when it cannot connect.
 
@@ -64,8 +89,8 @@ class ClosingClient(Client):
             raise
 
 
-def start_local(p: int, t: int, security: Security | None, scratch: str) -> tuple[LocalCluster, Client]:
-    """A LocalCluster of ``p`` processes x ``t`` threads on 127.0.0.1 (under ``security``, if given),
+def start_local(p: int, t: int, security: Security, scratch: str) -> tuple[LocalCluster, Client]:
+    """A LocalCluster of ``p`` processes x ``t`` threads on 127.0.0.1, TLS under ``security``,
     with ``scratch`` as its folder, and a client of it, once every worker has registered."""
     cluster = LocalCluster(
         n_workers=p,

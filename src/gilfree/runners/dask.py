@@ -13,11 +13,22 @@ Two modes:
   threads, because nogil kernels scale in threads and one process needs one copy of the
   inputs; ``n_workers=`` and ``threads_per_worker=`` choose another layout (``gil`` and
   ``python`` variants only scale across processes: use ``threads_per_worker=1`` for them).
-- **existing cluster**: ``scheduler="tcp://host:port"``, or the ``GILFREE_DASK_SCHEDULER``
-  environment variable, connects a client to a cluster started elsewhere with
-  ``dask scheduler`` and ``dask worker``. The runner only closes its client; the cluster
-  stays up. ``workers`` becomes the cluster's total of threads once connected (a ``workers=``
-  given here does not limit it: the cluster's `dask worker --nthreads` does).
+- **existing cluster**: ``scheduler="tcp://host:port"`` (or ``tls://``), or the
+  ``GILFREE_DASK_SCHEDULER`` environment variable, connects a client to a cluster started
+  elsewhere with ``dask scheduler`` and ``dask worker``. The runner only closes its client;
+  the cluster stays up. ``workers`` becomes the cluster's total of threads once connected (a
+  ``workers=`` given here does not limit it: the cluster's `dask worker --nthreads` does). The
+  address is checked first (:mod:`gilfree.runners._address`): scheme ``tcp`` or ``tls``, a
+  host and a port, or a ``ValueError`` that says what is wrong.
+
+Security: a Dask worker runs whatever the scheduler sends it, so whoever can reach a
+scheduler can run code on its workers; and what comes back is unpickled here, so a scheduler
+gilfree is pointed at can run code in this process. The embedded cluster listens on 127.0.0.1 only, and
+with TLS under temporary credentials made for it (``distributed.Security.temporary()``:
+needs ``cryptography``), so no other local user can submit work to it. For a cluster
+elsewhere, ``security=`` takes a ``distributed.Security``; without one the client takes its
+credentials from Dask's own configuration (``distributed.comm.tls.*``), and a ``tls://``
+address without any is a ``ValueError`` here, not a traceback from Dask's comm layer.
 
 How data moves, once per run: every distinct ``numpy.ndarray`` among the chunk arguments is
 scattered to all workers (``broadcast=True``, so a worker that dies does not take the only
@@ -62,8 +73,9 @@ starts its worker processes with multiprocessing's spawn method, which re-import
 module.
 
 Where the parts are: what runs in the workers, :mod:`gilfree.runners._dask_worker`; the
-cluster and the client (start, connect, repair between runs),
-:mod:`gilfree.runners._dask_cluster`; faults, :mod:`gilfree.runners._dask_faults`.
+cluster and the client (start, connect, TLS, repair between runs),
+:mod:`gilfree.runners._dask_cluster`; faults, :mod:`gilfree.runners._dask_faults`; addresses,
+:mod:`gilfree.runners._address`.
 """
 
 from __future__ import annotations
@@ -83,7 +95,7 @@ import numpy as np
 try:
     import dask
     import distributed
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, Security
 except ImportError as exc:  # the optional extra is missing
     raise ImportError(
         'the dask runner needs dask.distributed, which is not installed: pip install "gilfree[dask]"'
@@ -92,6 +104,7 @@ except ImportError as exc:  # the optional extra is missing
 from gilfree._cancel import Cancelled
 from gilfree.runners import _dask_cluster as cluster
 from gilfree.runners import _dask_faults as faults
+from gilfree.runners._address import check_scheduler_address, scheme_of
 from gilfree.runners._base import ChunkOutcome, Runner, check_timeout
 from gilfree.runners._dask_worker import Output, run_chunk
 from gilfree.runners.layouts import layouts, parse_layout, parse_layouts, resolve_layout
@@ -180,10 +193,13 @@ def _positive_seconds(name: str, value: object) -> float:
 class DaskRunner(Runner):
     """Chunks as Dask futures on a LocalCluster (default) or on the cluster at ``scheduler``.
 
-    Options: ``scheduler`` (an address such as ``"tcp://10.0.0.5:8786"``; ``"local"`` forces
-    the embedded cluster even when ``GILFREE_DASK_SCHEDULER`` is set), ``n_workers`` and
-    ``threads_per_worker`` (the embedded cluster's layout), ``connect_timeout`` (seconds to
-    reach a scheduler and see a worker there; default 10).
+    Options: ``scheduler`` (an address such as ``"tcp://10.0.0.5:8786"`` or
+    ``"tls://10.0.0.5:8786"``; ``"local"`` forces the embedded cluster even when
+    ``GILFREE_DASK_SCHEDULER`` is set), ``n_workers`` and ``threads_per_worker`` (the embedded
+    cluster's layout), ``connect_timeout`` (seconds to reach a scheduler and see a worker
+    there; default 10), ``security`` (a ``distributed.Security``: the embedded cluster's
+    credentials instead of temporary ones, or the client's for a scheduler instead of those in
+    Dask's configuration).
     """
 
     name = "dask"
@@ -199,20 +215,28 @@ class DaskRunner(Runner):
         n_workers: int | None = None,
         threads_per_worker: int | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        security: Security | None = None,
     ) -> None:
         super().__init__(workers, schedule=schedule)
+        source = "scheduler"
         if scheduler is None:
             scheduler = os.environ.get(SCHEDULER_ENV, "").strip() or None
-        elif not isinstance(scheduler, str):
-            raise TypeError(
-                f"scheduler must be an address string such as 'tcp://host:8786', "
-                f"not {type(scheduler).__name__}"
-            )
-        elif not scheduler.strip():
-            raise ValueError("scheduler must be an address such as 'tcp://host:8786', or 'local'")
-        if scheduler is not None and scheduler.strip() == "local":
+            source = SCHEDULER_ENV
+        if isinstance(scheduler, str) and scheduler.strip() == "local":
             scheduler = None
-        self.scheduler: str | None = None if scheduler is None else scheduler.strip()
+        if isinstance(scheduler, str) and not scheduler.strip():
+            raise ValueError("scheduler must be an address such as 'tcp://host:8786', or 'local'")
+        if scheduler is not None:
+            try:
+                scheduler = check_scheduler_address(scheduler)
+            except ValueError as exc:
+                raise ValueError(f"{source}={scheduler.strip()!r}: {exc}") from None
+        if security is not None and not isinstance(security, Security):
+            raise TypeError(f"security must be a distributed.Security or None, not {type(security).__name__}")
+        self.scheduler: str | None = scheduler
+        self._security = security
+        if scheduler is not None and scheme_of(scheduler) == "tls":
+            self._security = cluster.tls_security(scheduler, security)
         self.connect_timeout = _positive_seconds("connect_timeout", connect_timeout)
         if self.scheduler is not None:
             if n_workers is not None or threads_per_worker is not None:
@@ -314,13 +338,15 @@ class DaskRunner(Runner):
         # A scratch folder of our own for the scheduler and the workers, removed on close:
         # Dask's default leaves a dask-scratch-space folder in the system's temporary folder.
         self._scratch = tempfile.mkdtemp(prefix="gilfree-dask-")
-        self._cluster, self._client = cluster.start_local(p, t, None, self._scratch)
+        # TLS, so that other users of this machine cannot connect and run code on the workers.
+        security = self._security if self._security is not None else cluster.temporary_security()
+        self._cluster, self._client = cluster.start_local(p, t, security, self._scratch)
         self.address = self._cluster.scheduler_address
         self._client.wait_for_workers(p, timeout=cluster.LOCAL_START_TIMEOUT_S)
 
     def _connect(self) -> None:
         hint = f"scheduler= option, --scheduler, or {SCHEDULER_ENV}"
-        self._client = cluster.connect(self.scheduler, self.connect_timeout, None, hint)  # type: ignore[arg-type]
+        self._client = cluster.connect(self.scheduler, self.connect_timeout, self._security, hint)  # type: ignore[arg-type]
 
     def _close(self) -> None:
         self._teardown()
@@ -348,6 +374,7 @@ class DaskRunner(Runner):
             "extra": {
                 "mode": self.mode,
                 "scheduler": self.address,
+                "tls": (self.address or "").startswith("tls://"),
                 "layout": _layout_text(nthreads) if nthreads else self._planned(),
                 "processes": len(nthreads),
                 "threads_per_process": nthreads,
