@@ -106,7 +106,7 @@ from gilfree.runners import _dask_cluster as cluster
 from gilfree.runners import _dask_faults as faults
 from gilfree.runners._address import check_scheduler_address, scheme_of
 from gilfree.runners._base import ChunkOutcome, Runner, check_timeout
-from gilfree.runners._dask_worker import Output, run_chunk
+from gilfree.runners._dask_worker import Output, dead_markers, run_chunk
 from gilfree.runners.layouts import layouts, parse_layout, parse_layouts, resolve_layout
 from gilfree.runners.registry import register
 
@@ -258,6 +258,7 @@ class DaskRunner(Runner):
         self._worker_versions: list[str] = []
         self._finished: list[Any] = []  # the last run's futures, released by the next run
         self._stuck: set[str] = set()  # embedded workers a stuck chunk holds: restarted before the next run
+        self._stuck_runs: set[str] = set()  # the runs of those chunks, whose records go with them
 
     @property
     def mode(self) -> str:
@@ -329,8 +330,11 @@ class DaskRunner(Runner):
         token still holds (found when a run failed): until it ends, that thread takes no more
         chunks, and a run needing it would time out too. Whether any was restarted."""
         stuck, self._stuck = self._stuck, set()
+        runs, self._stuck_runs = self._stuck_runs, set()
         if stuck and self._client is not None:
             cluster.restart(self._client, stuck)
+            for run_id in runs:  # the files of the chunks that died with them (same machine)
+                dead_markers(f"{run_id}-", remove=True)
         return bool(stuck)
 
     def _start_local(self) -> None:
@@ -357,7 +361,7 @@ class DaskRunner(Runner):
         """Close the client, and the cluster if this runner started it; safe after a failed start."""
         client, local, scratch = self._client, self._cluster, self._scratch
         self._client = self._cluster = self._scratch = None
-        self._finished, self._stuck = [], set()
+        self._finished, self._stuck, self._stuck_runs = [], set(), set()
         self._nthreads, self._worker_versions = {}, []
         cluster.close(client, local, scratch)
 
@@ -458,6 +462,8 @@ class DaskRunner(Runner):
         exc, stuck = faults.after_failure(self._client, exc, run_id, futures, local=self.mode == "local")
         if self.mode == "local":
             self._stuck.update(stuck)
+            if stuck:
+                self._stuck_runs.add(run_id)
         return exc
 
     def _release_finished(self) -> None:
