@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -29,14 +30,9 @@ distributed = pytest.importorskip(
 import gilfree  # noqa: E402
 from gilfree.kernels import mandelbrot, primes, sum_squares  # noqa: E402
 from gilfree.runners import make_runner  # noqa: E402
-from gilfree.runners.dask import (  # noqa: E402
-    SCHEDULER_ENV,
-    DaskRunner,
-    _Output,
-    _outputs,
-    _run_chunk,
-    _same_bytes,
-)
+from gilfree.runners._dask_cluster import ClosingClient  # noqa: E402
+from gilfree.runners._dask_worker import Output, run_chunk, same_bytes  # noqa: E402
+from gilfree.runners.dask import SCHEDULER_ENV, DaskRunner, _outputs  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.thread_unsafe(reason="starts Dask clusters and counts processes")]
 
@@ -89,13 +85,19 @@ def nothing_left_by_module():
     assert not left, f"processes left after the dask tests: {left}"
 
 
+#: Worker processes that replace, in the module-wide embedded cluster, ones a test had restarted
+#: (its nanny runs in this process, so they are our children): the module check covers them.
+_replacements: set[int] = set()
+
+
 def _new_children(before: set[int]) -> dict[int, str]:
     """Processes not in ``before``, except those a module-wide cluster's nanny started to
-    replace a dead worker (their parent is an older child): the module check covers them."""
+    replace a dead worker (their parent is an older child, or they are in ``_replacements``):
+    the module check covers them."""
     me = os.getpid()
     out = {}
     for pid, cmd in _children().items():
-        if pid in before:
+        if pid in before or pid in _replacements:
             continue
         try:
             parent = psutil.Process(pid).ppid()
@@ -113,7 +115,10 @@ def nothing_left_by_test():
     yield
     left = _settle(lambda: _new_children(procs))
     assert not left, f"processes left by the test: {left}"
-    extra = _settle(lambda: {t.name for t in _threads() - threads})
+    # By name: a module-wide cluster's nanny (in this process) watches a worker process that
+    # replaced one a test restarted with threads named as the ones it had for the old one.
+    names = {t.name for t in threads}
+    extra = _settle(lambda: {t.name for t in _threads() - threads} - names)
     assert not extra, f"threads left by the test: {extra}"
 
 
@@ -124,10 +129,17 @@ def local_runner():
         yield runner
 
 
+#: The folder that holds the ``tests`` package, so that workers can unpickle this module's chunk
+#: functions (a LocalCluster's spawned workers inherit sys.path; `dask worker` needs it said).
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
 def _dask_cli(*args: str, log) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(
-        [sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+        [sys.executable, "-m", "dask", *args],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+    )  # fmt: skip
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -200,7 +212,7 @@ def test_embedded_runs_every_kernel(local_runner, kernel):
 
 def test_embedded_layout_and_describe(local_runner):
     assert local_runner.mode == "local"
-    assert local_runner.address.startswith("tcp://127.0.0.1:")
+    assert local_runner.address.startswith("tls://127.0.0.1:")
     extra = local_runner.describe()["extra"]
     assert extra["processes"] == 1 and extra["threads_per_process"] == [2]
     assert extra["allowed_failures"] >= 1
@@ -227,7 +239,7 @@ def test_chunk_exception_is_raised_with_the_worker_traceback(local_runner):
         local_runner.map(mandelbrot.nogil, bad)
     notes = "\n".join(getattr(info.value, "__notes__", [])) + " ".join(map(str, info.value.args))
     assert "raised by chunk 1" in notes
-    assert "_run_chunk" in notes, "the note should carry the worker's traceback"
+    assert "run_chunk" in notes, "the note should carry the worker's traceback"
     # The runner is still usable afterwards.
     assert local_runner.run("primes", "nogil", size="tiny").matched
 
@@ -242,6 +254,93 @@ def test_timeout_cancels_the_running_chunks(local_runner):
     t0 = time.perf_counter()
     assert local_runner.run("integrate", "nogil", size="small").matched
     assert time.perf_counter() - t0 < 5
+
+
+# Chunks for the fault tests: functions of this module, which the workers import.
+
+
+def ignores_its_token(seconds, cancel=None):
+    time.sleep(seconds)  # never reads the token
+    return seconds
+
+
+def exits(i, cancel=None):
+    if i == 1:
+        raise SystemExit(3)
+    return i
+
+
+def kills_its_worker(i, cancel=None):
+    if i == 1:
+        os._exit(5)
+    time.sleep(0.3)
+    return i
+
+
+class _NoPickle:
+    def __reduce__(self):
+        raise TypeError("_NoPickle does not pickle")
+
+
+def returns_unpicklable(i, cancel=None):
+    return _NoPickle() if i == 1 else i
+
+
+def squared(i, cancel=None):
+    return i * i
+
+
+def total(a, start, stop, cancel=None):
+    return float(a[start:stop].sum())
+
+
+def _notes(exc: BaseException) -> str:
+    return "\n".join(getattr(exc, "__notes__", [])) + " ".join(map(str, exc.args))
+
+
+def test_a_chunk_that_ignores_its_token_does_not_stall_later_runs(local_runner):
+    """Both worker threads held by chunks that never read their token: the timeout is on time,
+    says so, and the worker process is restarted before the next run, which then runs."""
+    pid = next(iter(local_runner.client.run(os.getpid).values()))
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"timeout=0\.5 s") as info:
+        local_runner.map(ignores_its_token, [(120,), (120,)], timeout=0.5)
+    assert time.perf_counter() - t0 < 0.5 + 2.0
+    assert "chunk(s) [0, 1] ignored their cancel token" in _notes(info.value)
+    assert "restarted before the next run" in _notes(info.value)
+    assert local_runner.run("integrate", "nogil", size="tiny", timeout=60).matched
+    assert [o.value for o in local_runner.map(squared, [(2,), (3,)], timeout=10)] == [4, 9]
+    assert not _running(pid), "the worker process that held the stuck chunks is still there"
+    _replacements.update(local_runner.client.run(os.getpid).values())
+
+
+def test_system_exit_in_a_chunk_is_raised_here_and_the_worker_lives_on(local_runner):
+    pids = local_runner.client.run(os.getpid)
+    with pytest.raises(SystemExit) as info:
+        local_runner.map(exits, [(0,), (1,), (2,)], timeout=30)
+    assert info.value.code == 3 and "raised by chunk 1" in _notes(info.value)
+    assert local_runner.client.run(os.getpid) == pids, "the worker process must not exit"
+    result = local_runner.run("integrate", "nogil", size="tiny")
+    assert result.matched and result.extra["layout"] == "1x2"
+
+
+def test_an_unpicklable_result_is_that_chunks_error_and_the_next_run_works(local_runner):
+    with pytest.raises(TypeError, match="cannot be pickled to travel back") as info:
+        local_runner.map(returns_unpicklable, [(0,), (1,)], timeout=30)
+    assert "raised by chunk 1" in _notes(info.value)
+    assert [o.value for o in local_runner.map(squared, [(2,), (3,)], timeout=10)] == [4, 9]
+
+
+def test_the_embedded_cluster_takes_only_tls_clients_with_its_credentials(local_runner):
+    """Anyone on this machine can reach 127.0.0.1; without the runner's credentials nobody
+    can connect, so nobody can run code on its workers."""
+    address = local_runner.address
+    assert address.startswith("tls://127.0.0.1:") and local_runner.describe()["extra"]["tls"]
+    plain = "tcp://" + address.removeprefix("tls://")
+    for where, security in [(plain, None), (address, distributed.Security.temporary())]:
+        with pytest.raises((OSError, TimeoutError)):  # a Client that closes its IO loop when it fails
+            ClosingClient(where, timeout=2, security=security, set_as_default=False)
+    assert local_runner.run("integrate", "nogil", size="tiny").matched
 
 
 def test_outputs_are_made_on_the_worker_and_only_their_rows_come_back(local_runner):
@@ -380,6 +479,53 @@ def test_a_killed_worker_is_survived(loopback):
     assert box["result"].n_chunks == 16
 
 
+def test_killed_worker_names_the_chunk_that_kills_its_workers(loopback):
+    """Chunk 1 kills every worker that runs it; the others (0.3 s each) are queued on the same
+    workers as it dies, so Dask counts the deaths against them too and often fails one of
+    them first. The error must name chunk 1, every time."""
+    with DaskRunner(scheduler=loopback) as runner:
+        for _ in range(2):
+            with pytest.raises(distributed.KilledWorker) as info:
+                runner.map(kills_its_worker, [(0,), (1,), (2,), (3,)], timeout=120)
+            assert str(info.value.task).startswith("gilfree-chunk-1-"), str(info.value)
+            text = _notes(info.value)
+            assert "raised by chunk 1" in text and "each of the" in text, text
+            runner.client.wait_for_workers(2, timeout=60)
+        assert [o.value for o in runner.map(squared, [(2,), (3,)], timeout=30)] == [4, 9]
+
+
+def test_a_worker_killed_while_the_inputs_are_scattered(loopback):
+    """SIGKILL a worker once a 400 MiB input has begun to reach it (its memory grew by 64 MiB,
+    which only the scatter does): the scatter is tried again and the result is right. Before,
+    a bare KeyError or CommClosedError, or a scheduler that retried the dead worker for ever."""
+    a = np.ones(400 * 2**20 // 8)
+    with DaskRunner(scheduler=loopback) as runner:
+        victim = psutil.Process(next(iter(runner.client.run(os.getpid).values())))
+        base = victim.memory_info().rss
+        seen: dict[str, float] = {}
+
+        def kill_when_data_arrives():
+            deadline = time.monotonic() + 60
+            with contextlib.suppress(psutil.NoSuchProcess):
+                while victim.memory_info().rss < base + 64 * 2**20:
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.002)
+                seen["kill"] = time.monotonic()
+                victim.kill()
+
+        killer = threading.Thread(target=kill_when_data_arrives)
+        killer.start()
+        try:
+            outcomes = runner.map(total, [(a, 0, a.size // 2), (a, a.size // 2, a.size)], timeout=120)
+            seen["end"] = time.monotonic()
+        finally:
+            killer.join()
+        assert "kill" in seen, "the worker's memory never grew: was the input sent to it?"
+        assert sum(o.value for o in outcomes) == a.size
+        runner.client.wait_for_workers(2, timeout=60)
+
+
 # -- a cluster that is not there ----------------------------------------------------------------
 
 
@@ -410,25 +556,25 @@ def test_scheduler_without_workers_fails_within_the_timeout():
 def test_worker_function_sends_back_only_rows_it_wrote():
     inputs = mandelbrot.make_inputs("tiny")
     chunk = mandelbrot.split(inputs, 3)[1]
-    outcome, written = _run_chunk(mandelbrot.nogil, "run-a", (0,), *chunk)
+    outcome, written = run_chunk(mandelbrot.nogil, "run-a", 1, (0,), *chunk)
     start, stop = chunk[-2], chunk[-1]
     assert list(written) == [0] and written[0].shape == (stop - start, inputs.args[0].shape[1])
     assert outcome.value == int(written[0].sum())
     x = np.arange(2000.0)  # writable, though sum_squares only reads it
-    _outcome, written = _run_chunk(sum_squares.nogil, "run-b", (0,), x, 0, x.size)
+    _outcome, written = run_chunk(sum_squares.nogil, "run-b", 0, (0,), x, 0, x.size)
     assert written == {}, "an input that was only read must not travel back"
     assert x.flags.writeable, "the caller's array is left as it was"
     # A real error is still raised when the writable retry fails too.
     out, x0, x1, y0, y1, _max_iter, start, stop = chunk
     with pytest.raises(ValueError, match="max_iter"):
-        _run_chunk(mandelbrot.nogil, "run-c", (0,), out, x0, x1, y0, y1, -1, start, stop)
+        run_chunk(mandelbrot.nogil, "run-c", 1, (0,), out, x0, x1, y0, y1, -1, start, stop)
 
 
 def test_worker_function_makes_outputs_fresh():
     inputs = mandelbrot.make_inputs("tiny")
     out, *rest = mandelbrot.split(inputs, 3)[1]
     start, stop = rest[-2], rest[-1]
-    outcome, written = _run_chunk(mandelbrot.nogil, "run-d", (), _Output(out.shape, out.dtype.str), *rest)
+    outcome, written = run_chunk(mandelbrot.nogil, "run-d", 1, (), Output(out.shape, out.dtype.str), *rest)
     mandelbrot.reference(inputs)
     assert list(written) == [0] and np.array_equal(written[0], inputs.cache["image"][start:stop])
     assert outcome.value == int(written[0].sum())
@@ -449,14 +595,14 @@ def test_outputs_are_only_arrays_that_no_other_argument_reads():
 
 def test_same_bytes_treats_nan_as_equal():
     a = np.array([1.0, np.nan, 3.0])
-    assert _same_bytes(a, a.copy())
+    assert same_bytes(a, a.copy())
     b = a.copy()
     b[2] = 4.0
-    assert not _same_bytes(a, b)
+    assert not same_bytes(a, b)
     big = np.zeros(3_000_000)
     other = big.copy()
     other[-1] = 1.0
-    assert not _same_bytes(big, other)
+    assert not same_bytes(big, other)
 
 
 # -- bad options, named -----------------------------------------------------------------------
@@ -484,3 +630,43 @@ def test_bad_options_are_named(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.5:8786")
     assert DaskRunner().scheduler == "tcp://10.0.0.5:8786"
     assert DaskRunner(scheduler="local").mode == "local"
+
+
+def test_scheduler_addresses_and_tls_credentials_are_checked(monkeypatch, tmp_path):
+    import dask
+
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with pytest.raises(ValueError, match=r"^scheduler='ucx://127\.0\.0\.1:1': ucx:// needs"):
+        DaskRunner(scheduler="ucx://127.0.0.1:1")
+    with pytest.raises(ValueError, match="the port must be a number from 1 to 65535, got 'notaport'"):
+        DaskRunner(scheduler="tcp://127.0.0.1:notaport")
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://127.0.0.1:x")
+    with pytest.raises(ValueError, match=f"^{SCHEDULER_ENV}='tcp://127.0.0.1:x': the port"):
+        DaskRunner()
+    monkeypatch.delenv(SCHEDULER_ENV)
+    with pytest.raises(TypeError, match=r"security must be a distributed\.Security"):
+        DaskRunner(security="yes")
+    none = {"distributed.comm.tls.ca-file": None, "distributed.comm.tls.client.cert": None}
+    with dask.config.set(none), pytest.raises(ValueError, match="a tls:// scheduler needs TLS credentials"):
+        DaskRunner(scheduler="tls://127.0.0.1:1")
+    # Credentials from Dask's own configuration, or given: accepted; then nothing is listening.
+    security = distributed.Security.temporary()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text(security.tls_ca_file)
+    key.write_text(security.tls_client_key)
+    configured = {
+        "distributed.comm.tls.ca-file": str(cert),
+        "distributed.comm.tls.client.cert": str(cert),
+        "distributed.comm.tls.client.key": str(key),
+    }
+    with dask.config.set(configured):
+        from_config = DaskRunner(scheduler="tls://127.0.0.1:1", connect_timeout=1.0)
+    for runner in (
+        from_config,
+        DaskRunner(scheduler="tls://127.0.0.1:1", connect_timeout=1.0, security=security),
+    ):
+        t0 = time.perf_counter()
+        with pytest.raises(ConnectionError, match=r"tls://127\.0\.0\.1:1 within connect_timeout=1 s"):
+            runner.start()
+        assert time.perf_counter() - t0 < 1.0 + 4.0
+        runner.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import subprocess
 import sys
 
@@ -86,3 +88,72 @@ def test_missing_extra_names_what_to_install():
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr
     assert 'pip install "gilfree[dask]"' in proc.stderr
+
+
+# -- scheduler addresses: checked before anything connects -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("tcp://10.0.0.5:8786", "tcp://10.0.0.5:8786"),
+        ("TLS://scheduler.example:443", "tls://scheduler.example:443"),
+        ("10.0.0.5:8786", "tcp://10.0.0.5:8786"),
+        (" tcp://[::1]:8786 ", "tcp://[::1]:8786"),
+    ],
+)
+def test_good_scheduler_addresses_are_normalised(address, expected):
+    from gilfree.runners._address import check_scheduler_address
+
+    assert check_scheduler_address(address) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("ucx://127.0.0.1:1", "ucx:// needs the distributed-ucxx package"),
+        ("inproc://127.0.0.1:1", "inproc:// reaches only a scheduler inside this process"),
+        ("http://127.0.0.1:8787", "http:// is not a Dask scheduler address"),
+        ("tcp://127.0.0.1:notaport", "the port must be a number from 1 to 65535, got 'notaport'"),
+        ("tcp://127.0.0.1:0", "the port must be from 1 to 65535, got 0"),
+        ("tcp://127.0.0.1:70000", "the port must be from 1 to 65535, got 70000"),
+        ("tcp://127.0.0.1", "it needs a host and a port"),
+        ("tcp://:8786", "needs a host and a port"),
+        ("tcp://::1:8786", "an IPv6 host goes in brackets"),
+        ("tcp://host name:8786", "is not a host name or IP address"),
+        ("tcp://127.0.0.1:8786/status", "there is a path after the port"),
+    ],
+)
+def test_bad_scheduler_addresses_say_what_is_wrong(address, message):
+    from gilfree.runners._address import check_scheduler_address
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_scheduler_address(address)
+    with pytest.raises(UsageError, match=r"^--scheduler .+: .*" + re.escape(message)):
+        check_scheduler_option(_parse(["--scheduler", address]), ["dask"])
+
+
+def _without_dask_tls(tmp_path) -> dict[str, str]:
+    """The environment with no TLS credentials in Dask's configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_DISTRIBUTED__COMM__TLS")}
+    env["DASK_CONFIG"] = str(tmp_path)  # an empty folder: no YAML of the user's
+    return env
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("tls://127.0.0.1:1", "a tls:// scheduler needs TLS credentials"),
+        ("ucx://127.0.0.1:1", "ucx:// needs the distributed-ucxx package"),
+        ("tcp://127.0.0.1:notaport", "the port must be a number"),
+    ],
+)
+def test_gilfree_run_refuses_a_bad_scheduler_in_one_line(address, message, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gilfree", "run", "sum_squares", "--runner", "dask", "--scheduler", address],
+        capture_output=True, text=True, timeout=120, env=_without_dask_tls(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"gilfree run: error: --scheduler {address}: ") and message in lines[0]

@@ -248,3 +248,115 @@ def test_a_cancel_token_stops_processes_too():
 def test_gilfree_run_passes_the_timeout_on():
     with pytest.raises(TimeoutError):
         gilfree.run(primes, "nogil", "processes", 2, inputs=ENDLESS, timeout=0.3, start_method="fork")
+
+
+# -- one runner, many threads, crashing workers ------------------------------------------------
+
+
+def hammered(i, kind, cancel=None):
+    """A chunk of the threads-hammering test: ``ok`` returns ``i * i``, the others kill the worker."""
+    if kind == "exit":
+        os._exit(7)
+    if kind == "segfault":
+        faulthandler.disable()
+        ctypes.string_at(0)
+    return i * i
+
+
+def test_one_runner_shared_by_8_threads_while_workers_crash():
+    """8 threads share one pool; some chunks os._exit or segfault. Every map either returns the
+    right values or raises WorkerCrashed naming one of its crashing chunks, never another
+    error, never a stall; afterwards the pool is whole and no process is left over."""
+    import random
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # one per interpreter, kept: not a leak of this test
+    before = {c.pid for c in psutil.Process().children(recursive=True)}
+    errors: list[str] = []
+    counts = {"ok": 0, "crashed": 0}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + 6.0
+
+    def hammer(r, seed):
+        rng = random.Random(seed)
+        for _ in range(60):
+            if time.monotonic() > stop_at:
+                return
+            n = rng.randint(1, 4)
+            kinds = ["ok"] * n
+            if rng.random() < 0.35:
+                kinds[rng.randrange(n)] = rng.choice(["exit", "segfault"])
+            crashing = {j for j, k in enumerate(kinds) if k != "ok"}
+            try:
+                r.start()  # as the harness does before it times a run: replaces dead workers
+                values = [o.value for o in r.map(hammered, [(j, k) for j, k in enumerate(kinds)], timeout=30)]
+            except WorkerCrashed as exc:
+                if exc.index not in crashing:
+                    errors.append(f"WorkerCrashed for chunk {exc.index}, crashing chunks {crashing}: {exc}")
+                with lock:
+                    counts["crashed"] += 1
+            except BaseException as exc:
+                errors.append(f"{kinds}: {type(exc).__name__}: {exc}")
+            else:
+                if crashing:
+                    errors.append(f"{kinds}: returned {values} though chunks {crashing} crash")
+                elif values != [j * j for j in range(n)]:
+                    errors.append(f"{kinds}: wrong values {values}")
+                with lock:
+                    counts["ok"] += 1
+
+    with make_runner("processes", 3) as r:
+        threads = [threading.Thread(target=hammer, args=(r, seed)) for seed in range(8)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not any(t.is_alive() for t in threads), "a map stalled"
+        assert time.monotonic() - t0 < 60
+        assert errors == []
+        assert counts["ok"] > 0 and counts["crashed"] > 0, counts
+        r.start()  # replaces the workers the last crashes took
+        assert len(r.pids()) == 3
+        _usable(r)
+        pool = set(r.pids())
+    assert _gone(pool)
+    left = {c.pid for c in psutil.Process().children(recursive=True)} - before
+    assert _gone(left), f"processes left over: {left}"
+
+
+def test_close_from_another_thread_stops_the_run_under_way():
+    with make_runner("processes", 2, start_method="fork") as r:
+        old = r.pids()
+        box: dict[str, BaseException] = {}
+
+        def run():
+            try:
+                r.map(sleepy, [(60,), (60,)])
+            except BaseException as exc:
+                box["error"] = exc
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        r.close()
+        assert time.perf_counter() - t0 < 10
+        t.join(10)
+        assert not t.is_alive()
+        assert isinstance(box.get("error"), RuntimeError) and "closed" in str(box["error"])
+        assert r.pids() == [] and _gone(old)
+        _usable(r)  # a closed runner starts again when used
+
+
+def test_a_timeout_counts_the_wait_for_another_threads_run():
+    with make_runner("processes", 1, start_method="fork") as r:
+        t = threading.Thread(target=r.map, args=(sleepy, [(1.5,)]))
+        t.start()
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        with pytest.raises(TimeoutError, match="waiting for another thread's run"):
+            r.map(quick, [(2,)], timeout=0.3)
+        assert time.perf_counter() - t0 < 1.2
+        t.join(10)
+        _usable(r)

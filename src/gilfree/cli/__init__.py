@@ -515,7 +515,8 @@ def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_scheduler_option(args: argparse.Namespace, runners: Sequence[str]) -> None:
-    """``--scheduler`` without the dask runner is a mistake worth one line, not silence."""
+    """``--scheduler`` without the dask runner, or with an address that is not one, is a mistake
+    worth one line naming the option, not silence or Dask's traceback."""
     address = getattr(args, "scheduler", None)
     if address is None:
         return
@@ -523,6 +524,16 @@ def check_scheduler_option(args: argparse.Namespace, runners: Sequence[str]) -> 
         raise UsageError("--scheduler needs an address such as tcp://host:8786, or 'local'")
     if "dask" not in runners:
         raise UsageError("--scheduler applies only to the dask runner; add dask to the runners")
+    if address.strip() == "local":
+        return
+    from gilfree.runners._address import TLS_HINT, check_scheduler_address, scheme_of, tls_configured
+
+    try:
+        check_scheduler_address(address)
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address.strip()}: {exc}") from None
+    if scheme_of(address) == "tls" and tls_configured() is False:
+        raise UsageError(f"--scheduler {address.strip()}: {TLS_HINT}")
 
 
 def scheduler_options(args: argparse.Namespace, runner: str) -> dict[str, str]:

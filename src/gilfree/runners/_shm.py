@@ -21,6 +21,10 @@ cost of. A worker snapshots the writable arrays of its chunk, runs it, and sends
 elements that changed (:func:`diff`); the caller applies them (:func:`apply_diff`), so writes
 in place reach the caller's arrays as they do with threads.
 
+A new segment's pages are reserved (``posix_fallocate``) before any array is copied, so a
+``/dev/shm`` too small for the run (Docker's default is 64 MB) is an ``OSError`` naming the
+space needed and free, not a SIGBUS in the middle of the copy (:func:`_create`).
+
 Segments get names ``gilfree-<pid>-<random>``, so a test can tell ours from anyone else's in
 ``/dev/shm``. A run that fails unlinks all of its segments (:meth:`Placement.close`, after the
 workers that might still attach them are dead or idle); a run that succeeds hands them to the
@@ -31,10 +35,11 @@ when it closes. So while a runner is open, at most one run's segments exist.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
@@ -65,6 +70,59 @@ def _sharable(a: np.ndarray) -> bool:
     return not a.dtype.hasobject
 
 
+def _size(a: np.ndarray) -> int:
+    return max(1, a.nbytes)
+
+
+#: Where POSIX shared memory lives on Linux (``shm_open`` names are files there).
+SHM_DIR = "/dev/shm"
+
+
+def _create(size: int, needed: int) -> SharedMemory:
+    """A new segment of ``size`` bytes whose pages are reserved now, not on first touch.
+
+    Why: a tmpfs (``/dev/shm``) allocates a page when it is first written, and a write to a
+    page it has no room for is SIGBUS, which kills the caller in the middle of a copy (Docker
+    gives /dev/shm 64 MB). ``posix_fallocate`` on the segment's descriptor reserves the pages
+    up front, so a full tmpfs is an ``OSError`` here, before any byte is copied. The segment
+    is ``multiprocessing``'s own ``SharedMemory`` (through its ``_fd``, there on POSIX since
+    3.8) rather than one made by hand with ``os.open`` + ``mmap``: the resource tracker then
+    still unlinks it if the caller is killed, and workers attach it as before. Where there is
+    no ``posix_fallocate`` (macOS, Windows) nothing is reserved: neither backs shared memory
+    with a size-limited tmpfs. ``needed`` (all the run's new segments) is for the message.
+    """
+    shm = SharedMemory(name=segment_prefix() + secrets.token_hex(4), create=True, size=size)
+    fd = getattr(shm, "_fd", -1)
+    if fd < 0 or not hasattr(os, "posix_fallocate"):
+        return shm
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except BaseException as exc:
+        unlink([shm])
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, _full_message(size, needed, exc)) from None
+        raise
+    return shm
+
+
+def _full_message(size: int, needed: int, exc: OSError) -> str:
+    """One line: what the run needs, what is free, and what to do instead."""
+    try:
+        st = os.statvfs(SHM_DIR)
+        free = f"{_mib(st.f_bavail * st.f_frsize)} of its {_mib(st.f_blocks * st.f_frsize)} are free"
+    except OSError:
+        free = "its free space is unknown"
+    return (
+        f"not enough shared memory for the processes runner: this run needs {_mib(needed)} of new "
+        f"segments in {SHM_DIR} and {free} (reserving {_mib(size)}: {exc.strerror}); "
+        f'use transport="pickle", or give {SHM_DIR} more room (docker run --shm-size=...)'
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
 def ensure_tracker() -> None:
     """Start multiprocessing's resource tracker in this process before workers are forked.
 
@@ -83,51 +141,71 @@ class Placement:
     segment and is safe to call twice; ``keep()`` hands the segments over for the next run
     instead. ``spare`` are the last run's segments: one of the same size takes an array's
     copy instead of a new segment, and those no array takes are unlinked here; their names
-    are in ``dropped``, for the workers to detach.
+    are in ``dropped``, for the workers to detach. Every new segment's pages are reserved
+    before anything is copied (:func:`_create`): a full ``/dev/shm`` is an ``OSError`` that
+    says how much the run needs and how much is free, and leaves no segment behind. An
+    unlinked segment keeps its pages while a worker maps it, so when the room runs out,
+    ``settle(names)`` (if given) is called once to have the workers detach from the unlinked
+    ones, and waits until they have, before the reservation is tried again.
     """
 
-    def __init__(self, chunks: Sequence[Sequence[Any]], spare: Sequence[SharedMemory] = ()) -> None:
+    def __init__(
+        self,
+        chunks: Sequence[Sequence[Any]],
+        spare: Sequence[SharedMemory] = (),
+        settle: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self._segments: list[tuple[SharedMemory, np.ndarray, ShmRef]] = []
-        self._spare: dict[int, list[SharedMemory]] = {}
+        # Three steps, so that a /dev/shm too small for the run is an error before any byte is
+        # copied: choose which spare (same size) takes which array and unlink the others, which
+        # frees their space; create and reserve every new segment; only then copy.
+        by_size: dict[int, list[SharedMemory]] = {}
         for shm in spare:
-            self._spare.setdefault(shm.size, []).append(shm)
+            by_size.setdefault(shm.size, []).append(shm)
+        arrays: dict[int, np.ndarray] = {}
+        for chunk in chunks:
+            for a in chunk:
+                if isinstance(a, np.ndarray) and _sharable(a):
+                    arrays.setdefault(id(a), a)
+        taken = {key: by_size[_size(a)].pop() for key, a in arrays.items() if by_size.get(_size(a))}
+        unused = [shm for same in by_size.values() for shm in same]
+        self.dropped = [shm.name for shm in unused]
         refs: dict[int, ShmRef] = {}
         try:
-            self.specs = [
-                tuple(self._ref(a, refs) if isinstance(a, np.ndarray) and _sharable(a) else a for a in chunk)
-                for chunk in chunks
-            ]
+            unlink(unused)
+            needed = sum(_size(a) for key, a in arrays.items() if key not in taken)
+            for key, a in arrays.items():
+                shm = taken.pop(key, None)
+                if shm is None:
+                    try:
+                        shm = _create(_size(a), needed)
+                    except OSError as exc:
+                        # Unlinked segments still mapped by a worker keep their pages: have the
+                        # workers let go of them, and try once more.
+                        if exc.errno != errno.ENOSPC or settle is None:
+                            raise
+                        settle(self.dropped)
+                        settle = None
+                        shm = _create(_size(a), needed)
+                order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+                refs[key] = ShmRef(shm.name, a.shape, a.dtype, order, bool(a.flags.writeable))
+                self._segments.append((shm, a, refs[key]))
+            for shm, a, ref in self._segments:
+                view = np.ndarray(a.shape, a.dtype, buffer=shm.buf, order=ref.order)
+                view[...] = a
+                del view  # no export of shm.buf may outlive close()
         except BaseException:
             self.close()
+            unlink(list(taken.values()))
             raise
-        finally:
-            unused = [shm for same in self._spare.values() for shm in same]
-            self._spare = {}
-            self.dropped = [shm.name for shm in unused]
-            unlink(unused)
+        self.specs = [
+            tuple(refs[id(a)] if isinstance(a, np.ndarray) and _sharable(a) else a for a in chunk)
+            for chunk in chunks
+        ]
 
     @property
     def names(self) -> list[str]:
         return [ref.name for _, _, ref in self._segments]
-
-    def _ref(self, a: np.ndarray, refs: dict[int, ShmRef]) -> ShmRef:
-        ref = refs.get(id(a))
-        if ref is not None:
-            return ref
-        order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
-        size = max(1, a.nbytes)
-        same = self._spare.get(size)
-        if same:
-            shm = same.pop()
-        else:
-            shm = SharedMemory(name=segment_prefix() + secrets.token_hex(4), create=True, size=size)
-        ref = ShmRef(shm.name, a.shape, a.dtype, order, bool(a.flags.writeable))
-        self._segments.append((shm, a, ref))
-        view = np.ndarray(a.shape, a.dtype, buffer=shm.buf, order=order)
-        view[...] = a
-        del view  # no export of shm.buf may outlive close()
-        refs[id(a)] = ref
-        return ref
 
     def copy_back(self) -> None:
         """Copy every segment whose array the caller passed writable back into that array."""

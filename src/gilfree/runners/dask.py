@@ -13,11 +13,22 @@ Two modes:
   threads, because nogil kernels scale in threads and one process needs one copy of the
   inputs; ``n_workers=`` and ``threads_per_worker=`` choose another layout (``gil`` and
   ``python`` variants only scale across processes: use ``threads_per_worker=1`` for them).
-- **existing cluster**: ``scheduler="tcp://host:port"``, or the ``GILFREE_DASK_SCHEDULER``
-  environment variable, connects a client to a cluster started elsewhere with
-  ``dask scheduler`` and ``dask worker``. The runner only closes its client; the cluster
-  stays up. ``workers`` becomes the cluster's total of threads once connected (a ``workers=``
-  given here does not limit it: the cluster's `dask worker --nthreads` does).
+- **existing cluster**: ``scheduler="tcp://host:port"`` (or ``tls://``), or the
+  ``GILFREE_DASK_SCHEDULER`` environment variable, connects a client to a cluster started
+  elsewhere with ``dask scheduler`` and ``dask worker``. The runner only closes its client;
+  the cluster stays up. ``workers`` becomes the cluster's total of threads once connected (a
+  ``workers=`` given here does not limit it: the cluster's `dask worker --nthreads` does). The
+  address is checked first (:mod:`gilfree.runners._address`): scheme ``tcp`` or ``tls``, a
+  host and a port, or a ``ValueError`` that says what is wrong.
+
+Security: a Dask worker runs whatever the scheduler sends it, so whoever can reach a
+scheduler can run code on its workers; and what comes back is unpickled here, so a scheduler
+gilfree is pointed at can run code in this process. The embedded cluster listens on 127.0.0.1 only, and
+with TLS under temporary credentials made for it (``distributed.Security.temporary()``:
+needs ``cryptography``), so no other local user can submit work to it. For a cluster
+elsewhere, ``security=`` takes a ``distributed.Security``; without one the client takes its
+credentials from Dask's own configuration (``distributed.comm.tls.*``), and a ``tls://``
+address without any is a ``ValueError`` here, not a traceback from Dask's comm layer.
 
 How data moves, once per run: every distinct ``numpy.ndarray`` among the chunk arguments is
 scattered to all workers (``broadcast=True``, so a worker that dies does not take the only
@@ -34,32 +45,48 @@ copies the rows that come back into the caller's arrays. The contract, the same 
 thread runner relies on: a chunk writes only its own rows of an output, and chunks' rows do
 not overlap.
 
-Faults: a worker that dies mid-run makes Dask reschedule its chunks on the others (a chunk
-may lose ``distributed.scheduler.allowed-failures`` workers, 3 by default, before it fails
-with ``KilledWorker``). A scheduler that cannot be reached raises ``ConnectionError`` naming
-its address after ``connect_timeout`` seconds (10 by default). An exception in a chunk is
-raised in the caller with the worker's traceback in its notes. A ``timeout`` cancels the
-futures, stops running chunks through their cancel token, and raises ``TimeoutError``.
+Faults (:mod:`gilfree.runners._dask_faults`, and the guards around each chunk in
+:mod:`gilfree.runners._dask_worker`):
+
+- a worker that dies mid-run makes Dask reschedule its chunks on the others (a chunk may lose
+  ``distributed.scheduler.allowed-failures`` workers, 3 by default). Past that, the
+  ``KilledWorker`` raised names the chunk that was running each time a worker died (Dask's
+  own names whichever task reached the limit first); chunks that always shared the dying
+  process are all named;
+- a worker killed while the inputs are scattered: that try is given up as soon as the worker
+  leaves the cluster (Dask may wait on it for ever), and the scatter is tried again (3 tries
+  in all), then a ``RuntimeError`` says what failed;
+- an exception in a chunk is raised in the caller with the chunk's index and the worker's
+  traceback in its notes; a ``SystemExit`` or ``KeyboardInterrupt`` from a chunk too, as
+  itself, and the worker process lives on; a result that cannot be pickled is that chunk's
+  ``TypeError``;
+- a ``timeout`` (or Ctrl-C, or any failure) cancels the futures and stops running chunks
+  through their cancel token. A chunk still running 0.5 s later ignores its token and holds a
+  worker thread: on the embedded cluster that worker process is restarted, so later runs are
+  not stuck behind it; on a cluster elsewhere the error names the worker, which is not
+  gilfree's to restart;
+- a scheduler that cannot be reached raises ``ConnectionError`` naming its address after
+  ``connect_timeout`` seconds (10 by default).
 
 Scripts that use the embedded cluster need the ``if __name__ == "__main__":`` guard: Dask
 starts its worker processes with multiprocessing's spawn method, which re-imports the main
 module.
+
+Where the parts are: what runs in the workers, :mod:`gilfree.runners._dask_worker`; the
+cluster and the client (start, connect, TLS, repair between runs),
+:mod:`gilfree.runners._dask_cluster`; faults, :mod:`gilfree.runners._dask_faults`; addresses,
+:mod:`gilfree.runners._address`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
-import shutil
 import tempfile
-import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -68,14 +95,18 @@ import numpy as np
 try:
     import dask
     import distributed
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, Security
 except ImportError as exc:  # the optional extra is missing
     raise ImportError(
         'the dask runner needs dask.distributed, which is not installed: pip install "gilfree[dask]"'
     ) from exc
 
-from gilfree._cancel import Cancelled, CancelToken
-from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, call_chunk, check_timeout
+from gilfree._cancel import Cancelled
+from gilfree.runners import _dask_cluster as cluster
+from gilfree.runners import _dask_faults as faults
+from gilfree.runners._address import check_scheduler_address, scheme_of
+from gilfree.runners._base import ChunkOutcome, Runner, check_timeout
+from gilfree.runners._dask_worker import Output, dead_markers, run_chunk
 from gilfree.runners.layouts import layouts, parse_layout, parse_layouts, resolve_layout
 from gilfree.runners.registry import register
 
@@ -95,128 +126,6 @@ SCHEDULER_ENV = "GILFREE_DASK_SCHEDULER"
 #: across a network answers in milliseconds, and a worker that was just started registers
 #: within a few seconds; past 10 s a user should be told, not left waiting for Dask's own 30 s.
 CONNECT_TIMEOUT_S = 10.0
-#: Seconds to wait for the embedded cluster's worker processes to register. Why so long: each
-#: is a fresh interpreter that imports NumPy and Dask, which takes seconds on a loaded machine.
-LOCAL_START_TIMEOUT_S = 60.0
-#: Blocks of this many bytes when the worker compares an output's rows before and after a
-#: chunk: one comparison of a whole 100 MB range would allocate a 100 MB mask.
-_COMPARE_BLOCK = 1 << 20
-
-
-# -- what runs in the worker processes --------------------------------------------------------
-
-#: One cancel token per run in each worker process, so ``_cancel_run`` (sent to every worker
-#: with ``Client.run``) stops that run's chunks within a millisecond of work. Old entries are
-#: dropped: run ids are never reused, and only runs still under way need their token.
-_RUN_TOKENS: dict[str, CancelToken] = {}
-_RUN_TOKENS_LOCK = threading.Lock()
-_RUN_TOKENS_KEPT = 256
-
-
-def _run_token(run_id: str) -> CancelToken:
-    with _RUN_TOKENS_LOCK:
-        token = _RUN_TOKENS.get(run_id)
-        if token is None:
-            token = _RUN_TOKENS[run_id] = CancelToken()
-            while len(_RUN_TOKENS) > _RUN_TOKENS_KEPT:
-                del _RUN_TOKENS[next(iter(_RUN_TOKENS))]
-        return token
-
-
-def _cancel_run(run_id: str) -> None:
-    """Runs in each worker process: stop the chunks of ``run_id`` that run or will run there."""
-    _run_token(run_id).cancel()
-
-
-def _worker_facts() -> str:
-    """Runs in each worker process at start: which gilfree it has. Unpickling this function
-    imports this module, and with it the compiled kernels, in start-up rather than in the
-    first timed run."""
-    import gilfree
-
-    return gilfree.__version__
-
-
-def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    """Byte equality (NaN equals itself), compared block by block to stay in cache."""
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    x = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    y = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
-    return all(
-        np.array_equal(x[i : i + _COMPARE_BLOCK], y[i : i + _COMPARE_BLOCK])
-        for i in range(0, x.size, _COMPARE_BLOCK)
-    )
-
-
-@dataclass(frozen=True)
-class _Output:
-    """Stands for an output array (a kernel's ``outputs``) in a chunk sent to a worker.
-
-    Why: a chunk only writes its rows of such an array and reads none, so its contents need not
-    travel. The worker allocates an empty array of the same shape (pages that are never written
-    are never touched) and sends back the chunk's rows.
-    """
-
-    shape: tuple[int, ...]
-    dtype: str
-
-    def allocate(self) -> np.ndarray:
-        return np.empty(self.shape, dtype=self.dtype)
-
-
-def _run_chunk(
-    func: Callable[..., Any], run_id: str, watch: Sequence[int], *chunk: Any
-) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
-    """One chunk on a worker thread: its outcome, and the rows it wrote of each output or watched array.
-
-    An output (an ``_Output`` argument) becomes a fresh array, and the chunk's rows of it
-    travel back. The watched arrays (writable in the caller) are first passed read-only. A chunk that runs
-    so has provably written none of them (NumPy and Cython refuse writes to a read-only
-    buffer), and nothing travels back: the case of every input array. Only a chunk that fails
-    read-only, as an output such as mandelbrot's ``out`` makes it, runs again with them
-    writable; its rows ``[start, stop)`` are compared before and after, and those that changed
-    are sent back. Why not always compare: the copy and the comparison of a 100 MB input would
-    cost more than a memory-bound kernel itself.
-    """
-    token = _run_token(run_id)
-    if token.cancelled:
-        raise Cancelled("the run was stopped before this chunk began")
-    fresh = [pos for pos, a in enumerate(chunk) if isinstance(a, _Output)]
-    if fresh:
-        chunk = tuple(a.allocate() if isinstance(a, _Output) else a for a in chunk)
-    outcome, written = _run_watched(func, token, watch, chunk)
-    start, stop = chunk[-2], chunk[-1]
-    for pos in fresh:
-        written[pos] = chunk[pos][start:stop]
-    return outcome, written
-
-
-def _run_watched(
-    func: Callable[..., Any], token: CancelToken, watch: Sequence[int], chunk: Sequence[Any]
-) -> tuple[ChunkOutcome, dict[int, np.ndarray]]:
-    """``_run_chunk`` for the watched arrays: their rows that the chunk changed."""
-    if not watch:
-        return call_chunk(func, chunk, token), {}
-    frozen = list(chunk)
-    for pos in watch:
-        frozen[pos] = view = chunk[pos].view()
-        view.flags.writeable = False
-    try:
-        return call_chunk(func, frozen, token), {}
-    except Cancelled:
-        raise
-    except Exception:  # it needs to write into one of them (a real error happens again below)
-        pass
-    start, stop = chunk[-2], chunk[-1]
-    before = [(pos, chunk[pos][start:stop].copy()) for pos in watch]
-    outcome = call_chunk(func, chunk, token)
-    written = {}
-    for pos, old in before:
-        new = chunk[pos][start:stop]
-        if not _same_bytes(old, new):
-            written[pos] = new.copy()
-    return outcome, written
 
 
 # -- the caller's side ------------------------------------------------------------------------
@@ -280,54 +189,17 @@ def _positive_seconds(name: str, value: object) -> float:
     return float(value)
 
 
-@contextlib.contextmanager
-def _quiet_dask_logs(level: int = logging.ERROR) -> Iterator[None]:
-    """Dask's console log handlers at ``level`` for a while.
-
-    Why: a LocalCluster quiets them while it lives and restores them as it closes, so when
-    two runners' clusters overlap, the second one's closing chatter (INFO lines) reaches the
-    terminal.
-    """
-    handlers = [h for h in logging.getLogger("distributed").handlers if isinstance(h, logging.StreamHandler)]
-    old = [h.level for h in handlers]
-    for h in handlers:
-        h.setLevel(max(h.level, level))
-    try:
-        yield
-    finally:
-        for h, lvl in zip(handlers, old, strict=True):
-            h.setLevel(lvl)
-
-
-class _ClosingClient(Client):
-    """A Client that closes itself when it cannot connect.
-
-    Why: a Client whose start fails leaves its IO-loop thread running for as long as the
-    exception (whose traceback holds the half-made Client) is alive.
-    """
-
-    def start(self, **kwargs: Any) -> None:
-        try:
-            super().start(**kwargs)
-        except BaseException:
-            # A failed start has already marked the client closed, so close() would return at
-            # once; stop the loop runner (reference-counted, shared loops stay up) as close would.
-            with contextlib.suppress(Exception):
-                self.close()
-                loop_runner = getattr(self, "_loop_runner", None)
-                if loop_runner is not None and loop_runner.is_started():
-                    loop_runner.stop()
-            raise
-
-
 @register
 class DaskRunner(Runner):
     """Chunks as Dask futures on a LocalCluster (default) or on the cluster at ``scheduler``.
 
-    Options: ``scheduler`` (an address such as ``"tcp://10.0.0.5:8786"``; ``"local"`` forces
-    the embedded cluster even when ``GILFREE_DASK_SCHEDULER`` is set), ``n_workers`` and
-    ``threads_per_worker`` (the embedded cluster's layout), ``connect_timeout`` (seconds to
-    reach a scheduler and see a worker there; default 10).
+    Options: ``scheduler`` (an address such as ``"tcp://10.0.0.5:8786"`` or
+    ``"tls://10.0.0.5:8786"``; ``"local"`` forces the embedded cluster even when
+    ``GILFREE_DASK_SCHEDULER`` is set), ``n_workers`` and ``threads_per_worker`` (the embedded
+    cluster's layout), ``connect_timeout`` (seconds to reach a scheduler and see a worker
+    there; default 10), ``security`` (a ``distributed.Security``: the embedded cluster's
+    credentials instead of temporary ones, or the client's for a scheduler instead of those in
+    Dask's configuration).
     """
 
     name = "dask"
@@ -343,20 +215,28 @@ class DaskRunner(Runner):
         n_workers: int | None = None,
         threads_per_worker: int | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        security: Security | None = None,
     ) -> None:
         super().__init__(workers, schedule=schedule)
+        source = "scheduler"
         if scheduler is None:
             scheduler = os.environ.get(SCHEDULER_ENV, "").strip() or None
-        elif not isinstance(scheduler, str):
-            raise TypeError(
-                f"scheduler must be an address string such as 'tcp://host:8786', "
-                f"not {type(scheduler).__name__}"
-            )
-        elif not scheduler.strip():
-            raise ValueError("scheduler must be an address such as 'tcp://host:8786', or 'local'")
-        if scheduler is not None and scheduler.strip() == "local":
+            source = SCHEDULER_ENV
+        if isinstance(scheduler, str) and scheduler.strip() == "local":
             scheduler = None
-        self.scheduler: str | None = None if scheduler is None else scheduler.strip()
+        if isinstance(scheduler, str) and not scheduler.strip():
+            raise ValueError("scheduler must be an address such as 'tcp://host:8786', or 'local'")
+        if scheduler is not None:
+            try:
+                scheduler = check_scheduler_address(scheduler)
+            except ValueError as exc:
+                raise ValueError(f"{source}={scheduler.strip()!r}: {exc}") from None
+        if security is not None and not isinstance(security, Security):
+            raise TypeError(f"security must be a distributed.Security or None, not {type(security).__name__}")
+        self.scheduler: str | None = scheduler
+        self._security = security
+        if scheduler is not None and scheme_of(scheduler) == "tls":
+            self._security = cluster.tls_security(scheduler, security)
         self.connect_timeout = _positive_seconds("connect_timeout", connect_timeout)
         if self.scheduler is not None:
             if n_workers is not None or threads_per_worker is not None:
@@ -377,6 +257,8 @@ class DaskRunner(Runner):
         self._nthreads: dict[str, int] = {}
         self._worker_versions: list[str] = []
         self._finished: list[Any] = []  # the last run's futures, released by the next run
+        self._stuck: set[str] = set()  # embedded workers a stuck chunk holds: restarted before the next run
+        self._stuck_runs: set[str] = set()  # the runs of those chunks, whose records go with them
 
     @property
     def mode(self) -> str:
@@ -420,64 +302,55 @@ class DaskRunner(Runner):
             else:
                 self._connect()
             self._nthreads = dict(self._client.nthreads())  # type: ignore[union-attr]
-            self._check_workers()
+            self._worker_versions = cluster.gilfree_versions(self.client, self.address)
         except BaseException:
             self._teardown()
             raise
         self.workers = sum(self._nthreads.values())
+
+    def start(self) -> float:
+        """Start the cluster (or connect); when started already, first restart the embedded
+        worker processes that a stuck chunk holds, and wait for any that died.
+
+        Why: Dask's nanny replaces a worker process that died, within seconds, but not always,
+        and runs then go to fewer processes than the layout in their Result says. The harness
+        calls ``start`` before each timed run, so none of this is timed.
+        """
+        with self._life_lock:
+            if self.startup_s is not None and self.mode == "local":
+                t0 = time.perf_counter()
+                restarted = self._restart_stuck()
+                self._nthreads, waited = cluster.top_up(self.client, self.layout[0])  # type: ignore[index]
+                if restarted or waited:
+                    self.startup_s = time.perf_counter() - t0
+            return super().start()
+
+    def _restart_stuck(self) -> bool:
+        """Restart the embedded worker processes whose threads a chunk that ignores its cancel
+        token still holds (found when a run failed): until it ends, that thread takes no more
+        chunks, and a run needing it would time out too. Whether any was restarted."""
+        stuck, self._stuck = self._stuck, set()
+        runs, self._stuck_runs = self._stuck_runs, set()
+        if stuck and self._client is not None:
+            cluster.restart(self._client, stuck)
+            for run_id in runs:  # the files of the chunks that died with them (same machine)
+                dead_markers(f"{run_id}-", remove=True)
+        return bool(stuck)
 
     def _start_local(self) -> None:
         p, t = self.layout  # type: ignore[misc]
         # A scratch folder of our own for the scheduler and the workers, removed on close:
         # Dask's default leaves a dask-scratch-space folder in the system's temporary folder.
         self._scratch = tempfile.mkdtemp(prefix="gilfree-dask-")
-        self._cluster = LocalCluster(
-            n_workers=p,
-            threads_per_worker=t,
-            processes=True,
-            host="127.0.0.1",
-            scheduler_port=0,
-            dashboard_address=None,
-            # No dashboard; the scheduler's small HTTP server (health, metrics) still starts,
-            # so give it any free loopback port rather than 8787, which another cluster may hold.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0", "local_directory": self._scratch},
-            silence_logs=logging.ERROR,
-            local_directory=self._scratch,
-        )
-        self._client = Client(self._cluster, set_as_default=False)
+        # TLS, so that other users of this machine cannot connect and run code on the workers.
+        security = self._security if self._security is not None else cluster.temporary_security()
+        self._cluster, self._client = cluster.start_local(p, t, security, self._scratch)
         self.address = self._cluster.scheduler_address
-        self._client.wait_for_workers(p, timeout=LOCAL_START_TIMEOUT_S)
+        self._client.wait_for_workers(p, timeout=cluster.LOCAL_START_TIMEOUT_S)
 
     def _connect(self) -> None:
-        address, limit = self.scheduler, self.connect_timeout
-        t0 = time.perf_counter()
-        try:
-            self._client = _ClosingClient(address, timeout=limit, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"could not reach the Dask scheduler at {address} within connect_timeout={limit:g} s "
-                f"({type(exc).__name__}: {exc}); start one there with `dask scheduler`, or check the "
-                f"address (scheduler= option, --scheduler, or {SCHEDULER_ENV})"
-            ) from exc
-        left = max(0.1, limit - (time.perf_counter() - t0))
-        try:
-            self._client.wait_for_workers(1, timeout=left)
-        except (OSError, TimeoutError) as exc:
-            raise TimeoutError(
-                f"the Dask scheduler at {address} has no workers after connect_timeout={limit:g} s; "
-                f"start some with `dask worker {address} --nthreads N`"
-            ) from exc
-
-    def _check_workers(self) -> None:
-        """Every worker must import gilfree; a mismatch of versions is recorded in the Result."""
-        try:
-            versions = self.client.run(_worker_facts)
-        except Exception as exc:  # most often ModuleNotFoundError while unpickling the call
-            raise RuntimeError(
-                f"the Dask workers at {self.address} cannot run gilfree ({type(exc).__name__}: {exc}); "
-                "install the same gilfree where each `dask worker` runs"
-            ) from exc
-        self._worker_versions = sorted(set(versions.values()))
+        hint = f"scheduler= option, --scheduler, or {SCHEDULER_ENV}"
+        self._client = cluster.connect(self.scheduler, self.connect_timeout, self._security, hint)  # type: ignore[arg-type]
 
     def _close(self) -> None:
         self._teardown()
@@ -486,23 +359,16 @@ class DaskRunner(Runner):
 
     def _teardown(self) -> None:
         """Close the client, and the cluster if this runner started it; safe after a failed start."""
-        client, cluster, scratch = self._client, self._cluster, self._scratch
+        client, local, scratch = self._client, self._cluster, self._scratch
         self._client = self._cluster = self._scratch = None
-        self._finished = []
+        self._finished, self._stuck, self._stuck_runs = [], set(), set()
         self._nthreads, self._worker_versions = {}, []
-        try:
-            if client is not None:
-                client.close()
-        finally:
-            try:
-                if cluster is not None:
-                    with _quiet_dask_logs():
-                        cluster.close()
-            finally:
-                if scratch is not None:
-                    shutil.rmtree(scratch, ignore_errors=True)
+        cluster.close(client, local, scratch)
 
     def describe(self) -> dict[str, Any]:
+        if self._client is not None:  # the layout as it is now, not as it was at start
+            with contextlib.suppress(Exception):
+                self._nthreads = dict(self._client.nthreads())
         nthreads = list(self._nthreads.values())
         return {
             "transport": "scatter",
@@ -512,6 +378,7 @@ class DaskRunner(Runner):
             "extra": {
                 "mode": self.mode,
                 "scheduler": self.address,
+                "tls": (self.address or "").startswith("tls://"),
                 "layout": _layout_text(nthreads) if nthreads else self._planned(),
                 "processes": len(nthreads),
                 "threads_per_process": nthreads,
@@ -533,7 +400,9 @@ class DaskRunner(Runner):
         outputs: Sequence[int] = (),
     ) -> list[ChunkOutcome]:
         timeout = check_timeout(timeout)
-        self.start()
+        Runner.start(self)  # not self.start(): its check of the workers is one more round trip
+        if self._stuck:
+            self._restart_stuck()
         if not chunks:
             return []
         client = self.client
@@ -551,9 +420,8 @@ class DaskRunner(Runner):
                     if isinstance(a, np.ndarray) and pos not in fresh:
                         arrays.setdefault(id(a), a)
             if arrays:
-                kw = {} if deadline is None else {"timeout": max(0.001, deadline - time.perf_counter())}
-                scattered = client.scatter(
-                    list(arrays.values()), broadcast=True, hash=False, direct=self._direct, **kw
+                scattered = faults.scatter(
+                    client, list(arrays.values()), direct=self._direct, deadline=deadline, timeout=timeout
                 )
             remote = dict(zip(arrays, scattered, strict=True))
             futures = self._submit(func, run_id, chunks, remote, fresh)
@@ -566,11 +434,10 @@ class DaskRunner(Runner):
                 # Not "!= finished": a finished chunk whose worker then died is "pending" again
                 # while Dask recomputes it, and gather below waits for that.
                 if f.status in ("error", "cancelled"):
-                    raise self._chunk_error(f, index[f.key])
+                    raise faults.chunk_error(f, index[f.key])
             results = client.gather(futures, direct=self._direct)
-        except BaseException:
-            self._stop_run(run_id, futures)
-            raise
+        except BaseException as exc:
+            raise self._after_failure(exc, run_id, futures) from None
         finally:
             for f in scattered:
                 f.release()
@@ -587,6 +454,18 @@ class DaskRunner(Runner):
         self._finished = futures
         return outcomes
 
+    def _after_failure(self, exc: BaseException, run_id: str, futures: Sequence[Any]) -> BaseException:
+        """Stop the failed run's chunks (:func:`_dask_faults.after_failure`); the embedded
+        worker processes that stuck chunks hold are restarted before the next run."""
+        if self._client is None:
+            return exc
+        exc, stuck = faults.after_failure(self._client, exc, run_id, futures, local=self.mode == "local")
+        if self.mode == "local":
+            self._stuck.update(stuck)
+            if stuck:
+                self._stuck_runs.add(run_id)
+        return exc
+
     def _release_finished(self) -> None:
         finished, self._finished = self._finished, []
         for f in finished:
@@ -602,7 +481,7 @@ class DaskRunner(Runner):
     ) -> list[Any]:
         """One future per chunk, in as few ``Client.map`` calls as there are chunk lengths.
 
-        Arrays become their scattered copies, and those at the ``fresh`` positions ``_Output``s.
+        Arrays become their scattered copies, and those at the ``fresh`` positions ``Output``s.
 
         Why not one ``submit`` per chunk: each is its own message to the scheduler, and the
         client sends at most one message per 10 ms (Dask's batching), so the second chunk of a
@@ -616,8 +495,8 @@ class DaskRunner(Runner):
             columns = [[self._remote(chunks[i][j], j in fresh, remote) for i in idx] for j in range(n)]
             watch = [_watched(chunks[i], fresh) for i in idx]
             made = self.client.map(
-                _run_chunk, [func] * len(idx), [run_id] * len(idx), watch, *columns,
-                key=[f"gilfree-chunk-{i}-{run_id}" for i in idx], pure=False,
+                run_chunk, [func] * len(idx), [run_id] * len(idx), idx, watch, *columns,
+                key=[faults.chunk_key(i, run_id) for i in idx], pure=False,
             )  # fmt: skip
             for i, f in zip(idx, made, strict=True):
                 futures[i] = f
@@ -627,7 +506,7 @@ class DaskRunner(Runner):
     def _remote(a: Any, fresh: bool, remote: dict[int, Any]) -> Any:
         if not isinstance(a, np.ndarray):
             return a
-        return _Output(a.shape, a.dtype.str) if fresh else remote[id(a)]
+        return Output(a.shape, a.dtype.str) if fresh else remote[id(a)]
 
     @staticmethod
     def _next_done(done: SimpleQueue, deadline: float | None, timeout: float | None, cancel: Any) -> Any:
@@ -642,30 +521,3 @@ class DaskRunner(Runner):
                 raise Cancelled("stopped by the caller")
             if deadline is not None and time.perf_counter() >= deadline:
                 raise TimeoutError(f"the run took longer than timeout={timeout} s")
-
-    @staticmethod
-    def _chunk_error(future: Any, index: int) -> BaseException:
-        """The exception of a failed, cancelled or lost chunk, with its index and the worker's traceback."""
-        if future.status == "error":
-            exc = future.exception()
-            tb = future.traceback()
-            remote = "".join(traceback.format_exception(type(exc), exc, tb)) if tb is not None else None
-            return attach_origin(exc, index, remote)
-        try:
-            future.result(timeout=0)
-        except BaseException as exc:  # a cancelled or lost future raises here
-            return attach_origin(exc, index)
-        return RuntimeError(f"chunk {index} ended as {future.status!r}")
-
-    def _stop_run(self, run_id: str, futures: Sequence[Any]) -> None:
-        """Stop running chunks through their cancel token (Dask cannot interrupt a thread), then cancel."""
-        client = self._client
-        if client is None:
-            return
-        try:
-            # A worker that cannot be told has died, and its chunks with it.
-            with contextlib.suppress(Exception):
-                client.run(_cancel_run, run_id, on_error="ignore")
-        finally:
-            if futures:
-                client.cancel(list(futures))
