@@ -188,11 +188,14 @@ def test_an_unknown_path_is_a_clear_error(value):
     proc = _python("-c", "import gilfree.kernels", GILFREE_ISA=value)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"RuntimeError: GILFREE_ISA={value!r} is not an instruction-set path"), last
+    assert last.startswith(
+        f"gilfree._checks.IsaError: GILFREE_ISA={value!r} is not an instruction-set path"
+    ), last
     assert "expected one of baseline, avx2, avx512" in last
-    # The command line says the same: no kernel runs on a path nobody asked for.
+    # The command line says the same, in one line, exit 2: no kernel runs on a path nobody asked for.
     cli = _python("-m", "gilfree", "info", GILFREE_ISA=value)
-    assert cli.returncode != 0 and "is not an instruction-set path" in cli.stderr
+    assert cli.returncode == 2 and "is not an instruction-set path" in cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1 and "Traceback" not in cli.stderr
 
 
 @pytest.mark.thread_unsafe(reason="starts an interpreter with GILFREE_ISA set")

@@ -26,3 +26,8 @@ def integer(name: str, value: object, *, minimum: int = 0, maximum: int | None =
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
+
+
+class IsaError(RuntimeError):
+    """``GILFREE_ISA`` names no path, or one this CPU or this build lacks (raised when the
+    kernels are imported). It lives here so the CLI can catch it without importing them."""

@@ -376,7 +376,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         with runner:
             result = run_kernel(runner, kernel, args.variant, size=args.size, timeout=args.timeout)
-    except (TimeoutError, WorkerCrashed, ConnectionError) as exc:
+    except (TimeoutError, WorkerCrashed, ConnectionError, OSError) as exc:  # OSError: a full /dev/shm
         print(f"gilfree run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # what only the run can tell, e.g. openmp on processes
@@ -570,13 +570,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    from gilfree._checks import IsaError
+
+    try:
+        parser = build_parser()  # imports the kernels, which read GILFREE_ISA
+    except IsaError as exc:
+        print(f"gilfree: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         status = int(args.func(args) or 0)
     except UsageError as exc:
         print(f"gilfree {args.command}: error: {exc}", file=sys.stderr)
         status = 2
+
     except KeyboardInterrupt:
         print("gilfree: interrupted", file=sys.stderr)
         status = 130

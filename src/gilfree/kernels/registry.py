@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gilfree._cancel import ISA_PATHS, cpu_supports
+from gilfree._checks import IsaError
 from gilfree.kernels import _mandelbrot, _reference
 from gilfree.kernels._base import Inputs, Kernel
 
@@ -242,17 +243,17 @@ def forced_path(value: str | None, built: set[str]) -> str | None:
     if value in ("", "auto"):
         return None
     if value not in ISA_PATHS:
-        raise RuntimeError(
+        raise IsaError(
             f"{ISA_ENV}={value!r} is not an instruction-set path; expected one of "
             f"{', '.join(ISA_PATHS)} (or unset or 'auto' for the best this CPU runs)"
         )
     if not cpu_supports(value):
-        raise RuntimeError(
+        raise IsaError(
             f"{ISA_ENV}={value}: this CPU cannot run the {value} path "
             f"(it runs {', '.join(cpu_paths())}); unset {ISA_ENV} to take the best it runs"
         )
     if value not in built:
-        raise RuntimeError(
+        raise IsaError(
             f"{ISA_ENV}={value}: this build of gilfree has no {value} path "
             f"(built: {', '.join(p for p in ISA_PATHS if p in built)}; setup.py leaves a path out "
             "when GILFREE_ISA_PATHS omits it or the compiler cannot build it)"
