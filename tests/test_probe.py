@@ -195,6 +195,16 @@ def test_no_tick_at_all():
     assert label(GilHold(0, 0.0003, 0.0, 0.0, 0.0, 0.0)) == INCONCLUSIVE  # too short to tell
 
 
+def test_a_tick_or_two_each_kept_out_by_a_long_stall_is_a_hold_seen():
+    """A 150 ms call that holds the GIL lets the heartbeat in once: too few ticks to weigh
+    shares, but each one says the GIL was held the whole time (compare's listened run of a
+    ``gil`` kernel is one such call)."""
+    assert label(figures((1, 150.0))) == HOLDS
+    assert label(figures((2, 55.0))) == HOLDS
+    assert label(figures((2, 0.07))) == INCONCLUSIVE  # few ticks, but punctual: nothing to tell
+    assert label(figures((2, 0.3))) == INCONCLUSIVE  # stalls shorter than a hold must last
+
+
 def test_figures_without_their_ticks_fall_back_to_the_quantiles():
     """A GilHold read back from JSON has no per-tick list: its quantiles stand in."""
     old_idle = GilHold(95, 0.1, 0.08, 0.2, 0.3, 0.0, p75_ms=0.09)

@@ -200,6 +200,17 @@ def verdict(hold: GilHold, idle: GilHold | None = None, switch_interval: float |
     if heartbeat_wait >= INCONCLUSIVE_BUSY:
         return too_busy("heartbeat", heartbeat_wait)
     if hold.ticks < MIN_TICKS:
+        # Few ticks because each one was kept out by a long stall is a hold seen, not too few to
+        # weigh: a heartbeat that got in once in a 150 ms call waited those 150 ms for the GIL.
+        if long >= RELEASES_MIN_FREE and hold.gil_wait_max_ms >= long_ms:
+            return Verdict(
+                HOLDS,
+                f"the heartbeat got in only {hold.ticks} time(s) in {hold.duration_s * 1e3:.0f} ms, kept "
+                f"out in stalls of up to {hold.gil_wait_max_ms:.1f} ms ({long:.0%} of the time): "
+                "C code kept the GIL",
+                HIGH,
+                figures,
+            )
         return inconclusive(f"only {hold.ticks} heartbeat(s) in {hold.duration_s:.2f} s: too few to tell")
     if idle is not None and idle.ticks >= MIN_TICKS:
         idle_free = _shares(idle, idle_ms, free_ms, long_ms)[0]
