@@ -87,16 +87,16 @@ class KernelOnRunner:
         label = f"{k.name} {self.variant} {runner.name} x{runner.workers}"
         if self.variant == "openmp":
             return Prepared(self._openmp(func, inputs), reset, check, label)
-        chunks = self.chunks if self.chunks is not None else k.split(inputs, runner.n_chunks())
         timeout, outputs = self.timeout, k.outputs
         # Only a thread pool can hand its work to the calling thread and still be itself: a
-        # process or a cluster would then not be measured at all.
+        # process or a cluster would then not be measured at all. Decided before the split:
+        # cutting chunks by a cost hint can cost more than tiny work itself.
         if (
             self.fallback
             and self.chunks is None
             and runner.uses_threads
             and runner.name != "serial"
-            and runs_inline(k.estimate_s(inputs, self.variant), dispatch_cost(runner, len(chunks)))
+            and runs_inline(k.estimate_s(inputs, self.variant), dispatch_cost(runner, runner.n_chunks()))
         ):
             whole = [inputs.whole()]
 
@@ -105,6 +105,7 @@ class KernelOnRunner:
                 return Done(k.combine([o.value for o in outcomes]), None, [o.wall_s for o in outcomes], True)
 
             return Prepared(inline, reset, check, label)
+        chunks = self.chunks if self.chunks is not None else k.split(inputs, runner.n_chunks())
         elsewhere = not runner.uses_threads  # the CPU was spent in other processes
 
         def mapped() -> Done:
