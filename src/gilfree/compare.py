@@ -88,11 +88,14 @@ class Plan:
     #: options per runner name, e.g. {"dask": {"scheduler": "tcp://host:8786"}}
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     peers: list[str] = field(default_factory=list)
+    #: ``compare --workload``: what was asked for (MODULE:OBJ, or the workload's name)
+    workload: str | None = None
 
     def pools(self) -> list[Pool]:
-        """The pools of the kernel cells, in the order they are started (peers have none)."""
+        """The pools of the kernel (or workload) cells, in the order they are started (peers
+        have none)."""
         order = {name: i for i, name in enumerate(self.runners)}
-        pairs = {(c.runner, c.workers, c.options) for c in self.cells if c.kind == "kernel"}
+        pairs = {(c.runner, c.workers, c.options) for c in self.cells if c.kind != "peer"}
         return sorted(pairs, key=lambda p: (order.get(p[0], -1), p[0], p[2], p[1]))
 
     def make_runner(self, pool: Pool) -> Any:
@@ -111,12 +114,13 @@ class Plan:
             "runners": self.runners,
             "workers": self.workers,
             "size": self.size,
-            "python_size": python_size(self.size),
+            "python_size": None if self.workload is not None else python_size(self.size),
             "repeat": self.repeat,
             "gil_window_s": GIL_WINDOW_S,
             "statistic": STATISTIC,
             "peers": self.peers,
             "runner_options": self.runner_options,
+            "workload": self.workload,
         }
 
 
