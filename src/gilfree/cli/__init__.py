@@ -68,6 +68,10 @@ def _parse_workers(text: str | None) -> list[int] | None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    if args.workload is not None:  # the user's own code: gilfree.cli.workload
+        from gilfree.cli.workload import compare_workload_command
+
+        return compare_workload_command(args)
     from gilfree import compare, report
 
     outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
@@ -217,6 +221,9 @@ def _add_compare_parser(sub) -> None:
         "more than once, e.g. a GIL build and a free-threaded one, for one table of both",
     )
     add_scheduler_option(p)
+    from gilfree.cli.workload import add_workload_option
+
+    add_workload_option(p)
     p.set_defaults(func=_cmd_compare)
 
 
@@ -226,7 +233,9 @@ def _add_compare_parser(sub) -> None:
 def _cmd_probe(args: argparse.Namespace) -> int:
     from gilfree import probe
     from gilfree.cli import words
+    from gilfree.cli.workload import importable_here
 
+    importable_here()  # MODULE:FUNC from the current folder, as with python -m
     try:
         func, kernel = probe.load_callable(args.target)
         lead: list = []

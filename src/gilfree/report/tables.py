@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gilfree.comparison import CellResult, Comparison
@@ -21,6 +21,10 @@ EFFICIENCY_GOOD = 0.9
 
 def _ms(x: float | None) -> float | None:
     return None if x is None else x * 1e3
+
+
+def _mb(n: int | None) -> float | None:
+    return None if n is None else n / 1e6
 
 
 #: Each note's opening words, and the mark the table shows for it (the CSV has the words).
@@ -107,13 +111,25 @@ COLUMNS: tuple[Column, ...] = (
 
 #: Shown first when the cells come from several interpreters (``compare --python``).
 PYTHON_COLUMN = Column("python", "python", lambda c: c.interpreter)
+#: Shown before the notes when cells have them (``compare --workload``): what a pool costs.
+COST_COLUMNS = (
+    Column("moved_mb", "moved\nMB", lambda c: _mb(c.bytes_moved), _num(2), True),
+    Column("dispatch_ms", "dispatch\nms", lambda c: _ms(c.dispatch_s), _num(2), True),
+)
 
 
 def columns(comparison: Comparison) -> tuple[Column, ...]:
-    """The table's (and the CSV's) columns: ``python`` first when interpreters are compared."""
+    """The table's (and the CSV's) columns: ``python`` first when interpreters are compared; a
+    workload's name under "workload", and what its pools cost (bytes moved, dispatch) before
+    the notes."""
+    cols = COLUMNS
     if any(c.interpreter for c in comparison.cells):
-        return (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
-    return COLUMNS
+        cols = (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
+    if comparison.cells and all(c.kind == "workload" for c in comparison.cells):
+        cols = (replace(cols[0], header="workload"), *cols[1:])
+    if any(c.bytes_moved is not None or c.dispatch_s is not None for c in comparison.cells):
+        cols = (*cols[:-1], *COST_COLUMNS, cols[-1])
+    return cols
 
 
 def rows(comparison: Comparison) -> list[dict[str, Any]]:
@@ -210,6 +226,17 @@ def print_table(comparison: Comparison, *, stderr: bool = False) -> None:
             console.print(f"error: {where}: {c.error}", style="red", highlight=False)
     for note in comparison.notes:
         console.print(f"note: {note}", style="dim", highlight=False)
+    if any(c.bytes_moved is not None or c.dispatch_s is not None for c in comparison.cells):
+        console.print(
+            "moved: bytes a run sends to worker processes and back; dispatch: one map of as many "
+            "no-op chunks on that pool",
+            highlight=False,
+        )
+    advice = comparison.recommendation
+    if advice:
+        console.print(f"recommendation: {advice['line']}", style="bold", highlight=False)
+        if advice.get("break_even_line"):
+            console.print(advice["break_even_line"], highlight=False)
     failed = [c for c in comparison.cells if not c.matched]
     if failed:
         console.print(f"{len(failed)} cell(s) did not match the reference", style="bold red")
