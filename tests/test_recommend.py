@@ -129,8 +129,8 @@ def test_break_even_is_dispatch_over_workers_less_one_at_the_most_workers():
     ]
     r = recommend(cells)
     assert r.break_even_s == pytest.approx({"threads": 30e-6, "processes": 200e-6})
-    assert r.break_even_line.startswith(
-        "break-even work per chunk here: threads from 30 µs, processes from 200 µs"
+    assert r.break_even_line == (
+        "break-even work per chunk here: threads from 30 µs, processes from 200 µs (dispatch / (workers - 1))"
     )
 
 

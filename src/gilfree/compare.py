@@ -502,7 +502,8 @@ def run_workload(plan: Plan, workload: Any, progress: Progress | None = None) ->
     """Run a workload's plan: each cell listened to, then timed in rounds interleaved with the
     serial one-worker run; each pool cell also gets its dispatch cost and (processes, dask) the
     bytes a run moves; then the recommendation (:func:`gilfree.recommend.recommend`)."""
-    from gilfree.harness import WorkloadOnRunner, dispatch_cost
+    from gilfree.harness import WorkloadOnRunner
+    from gilfree.harness.workloads import dispatch_s
     from gilfree.info import collect
     from gilfree.recommend import SHARED_CORES, recommend
 
@@ -538,7 +539,7 @@ def run_workload(plan: Plan, workload: Any, progress: Progress | None = None) ->
                         r.schedule, r.start_method = runner.schedule, facts.get("start_method")
                         r.transport = facts.get("transport")
                         if c.runner != "serial":
-                            r.dispatch_s = dispatch_cost(runner, contender.n_chunks)
+                            r.dispatch_s = dispatch_s(runner, contender.n_chunks)
                             r.bytes_moved = contender.bytes_moved()
                         results[c] = r
                     except Exception as exc:

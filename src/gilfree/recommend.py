@@ -127,10 +127,7 @@ def recommend(
     even_line = ""
     if even:
         parts = [f"{r} from {fmt_time(s)}" for r, s in even.items()]
-        even_line = (
-            f"break-even work per chunk here: {', '.join(parts)} (dispatch cost / (workers - 1); "
-            "less work than that runs faster serially)"
-        )
+        even_line = f"break-even work per chunk here: {', '.join(parts)} (dispatch / (workers - 1))"
 
     def answer(choice: CellResult | None, reason: str, line: str) -> Recommendation:
         if choice is None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gilfree.harness.timing import Done, Prepared
+from gilfree.harness.contenders import DISPATCH_ROUNDS
+from gilfree.harness.timing import Done, Prepared, interleave
 from gilfree.runners import Runner
 from gilfree.workload import Workload, describe
 
@@ -32,7 +33,26 @@ def call_part(func: Any, *args: Any, cancel: Any = None) -> Any:
     return func(*args)
 
 
+def _nothing(_: Any = None) -> None:
+    return None
+
+
+def dispatch_s(runner: Runner, n_chunks: int) -> float:
+    """Seconds one ``map`` of ``n_chunks`` no-op workload chunks takes on this (started) runner,
+    best of a few: what handing out chunks costs before any work or data.
+
+    Why not ``contenders.dispatch_cost``: its chunks are empty tuples, and the dask runner
+    reads a chunk's last two arguments (a kernel's ``start, stop``); these chunks have the
+    shape of a workload's, ``(func, argument)``.
+    """
+    tasks = [(_nothing, None)] * n_chunks
+    p = Prepared(lambda: Done(runner.map(call_part, tasks)))
+    return interleave({"noop": p}, DISPATCH_ROUNDS, warmup=1, check=False)["noop"].best_wall_s
+
+
 def _pickled_size(obj: Any) -> int:
+    if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
+        return obj.nbytes + 256  # the data, and a header of some hundred bytes: no need to pickle it
     try:
         return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception:

@@ -126,7 +126,8 @@ def columns(comparison: Comparison) -> tuple[Column, ...]:
     if any(c.interpreter for c in comparison.cells):
         cols = (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
     if comparison.cells and all(c.kind == "workload" for c in comparison.cells):
-        cols = (replace(cols[0], header="workload"), *cols[1:])
+        # The first column names the workload; "variant" would say "workload" on every row.
+        cols = (replace(cols[0], header="workload"), *(c for c in cols[1:] if c.key != "variant"))
     if any(c.bytes_moved is not None or c.dispatch_s is not None for c in comparison.cells):
         cols = (*cols[:-1], *COST_COLUMNS, cols[-1])
     return cols
