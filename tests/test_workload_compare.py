@@ -202,3 +202,13 @@ def test_kernel_options_do_not_apply_to_a_workload(capsys, option):
     assert main(["compare", "--workload", "examples.zlib_blobs:workload", *option]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"gilfree compare: error: {option[0]} does not apply with --workload: ")
+
+
+def test_a_workload_runs_on_dask_too():
+    pytest.importorskip("distributed")
+    from examples import zlib_blobs
+
+    result = compare.compare_workload(zlib_blobs.workload(4, 1 << 14), ["serial", "dask"], [1], repeat=1)
+    (dask,) = [c for c in result.cells if c.runner == "dask"]
+    assert dask.matched and dask.error is None, dask.error
+    assert dask.dispatch_s > 0 and dask.bytes_moved > 4 * (1 << 14)
