@@ -199,10 +199,17 @@ def print_table(comparison: Comparison, *, stderr: bool = False) -> None:
         console = Console(stderr=stderr, width=160)
     console.print(table(comparison))
     idle = comparison.idle
+    workload = bool(comparison.cells) and all(c.kind == "workload" for c in comparison.cells)
     console.print(
-        "wall, CPU: medians of the timed runs. speed-up: best run of the same variant at the same "
-        "size run by the serial runner with 1 worker, interleaved round by round with this cell, "
-        "over this cell's best (peer rows: over gilfree's nogil); efficiency = speed-up / workers.\n"
+        "wall, CPU: medians of the timed runs. speed-up: best run of "
+        + (
+            "the workload run by the serial runner with 1 worker"
+            if workload
+            else "the same variant at the same size run by the serial runner with 1 worker"
+        )
+        + ", interleaved round by round with this cell, over this cell's best"
+        + ("" if workload else " (peer rows: over gilfree's nogil)")
+        + "; efficiency = speed-up / workers.\n"
         "GIL: how a heartbeat thread saw the GIL while the cell ran: its p99 lateness (idle here: "
         f"{idle.p99_ms:.2f} ms), the share of the run it was blocked, and the verdict "
         "(releases, holds, or holds in slices as pure Python does); see gilfree probe.",
