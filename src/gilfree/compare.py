@@ -484,8 +484,10 @@ def plan_workload(
 
 
 def _busy_s() -> tuple[float | None, float]:
-    """(CPU seconds every process here has used, those this process and its reaped children
-    have): for how busy the rest of the machine kept its cores during a run."""
+    """(CPU seconds every process here has used, those this process and its descendants have,
+    reaped or still alive): how busy the rest of the machine kept its cores during a run is the
+    difference of the two's growth. Live descendants count too: a fork server, or Dask's
+    nannies, reap the workers they started, not this process."""
     own = os.times()
     mine = own.user + own.system + own.children_user + own.children_system
     try:
@@ -494,6 +496,12 @@ def _busy_s() -> tuple[float | None, float]:
         c = psutil.cpu_times()
     except Exception:  # no figures on this platform
         return None, mine
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            mine += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:  # gone since it was listed: its time is in os.times() once reaped
+            pass
     fields = ("user", "nice", "system", "irq", "softirq", "steal")
     return sum(getattr(c, f, 0.0) for f in fields), mine
 
