@@ -174,3 +174,12 @@ def test_a_machine_kept_busy_by_other_processes_is_too_noisy_to_tell():
 def test_threads_under_the_minimum_gain_do_not_win_a_near_tie():
     cells = [serial(None), cell("threads", 2, 1.08), cell("processes", 2, 1.12)]
     assert recommend(cells).runner == "processes"
+
+
+def test_threads_win_when_one_of_their_rounds_reached_the_faster_runner():
+    threads = cell("threads", 2, 1.80)
+    threads.speedup_range = [1.60, 1.95]
+    cells = [serial("releases"), threads, cell("processes", 2, 1.92)]
+    assert recommend(cells).runner == "threads"
+    threads.speedup, threads.speedup_range = 1.5, [1.4, 1.6]
+    assert recommend(cells).runner == "processes"

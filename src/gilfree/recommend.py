@@ -28,9 +28,9 @@ from gilfree.comparison import CellResult
 #: on a quiet 2-core host spread by a few percent run to run; a gain under 10% may not repeat,
 #: and a pool costs start-up and memory that serial does not.
 MIN_GAIN = 1.10
-#: Threads are recommended over a faster runner whose speed-up is within this share of theirs.
-#: Why: threads copy nothing and start in microseconds; a 5% edge is within the run-to-run
-#: spread, and not worth pickling the data or starting processes for.
+#: Threads are recommended over a faster runner whose speed-up is within this share of theirs,
+#: or that one of their own rounds reached. Why: threads copy nothing and start in
+#: microseconds; an edge within the run-to-run spread is not worth pickling the data for.
 PREFER_THREADS_WITHIN = 0.05
 #: Flagged cells within this share of the chosen speed-up make the choice "too noisy to tell".
 #: Why: a doubtful figure far below the winner cannot change the answer; one near it could.
@@ -112,6 +112,14 @@ def _best(cells: Sequence[CellResult], runner: str | None = None) -> CellResult 
     return max(pool, key=lambda c: (c.speedup or 0.0, -c.workers), default=None)
 
 
+def _tie(threads: CellResult, best: CellResult) -> bool:
+    """Threads are as good as ``best``: within ``PREFER_THREADS_WITHIN`` of it, or reaching its
+    speed-up in one of their own rounds (the rounds cannot tell the two apart); and a gain."""
+    t, b = threads.speedup or 0.0, best.speedup or 0.0
+    reached = threads.speedup_range is not None and threads.speedup_range[1] >= b
+    return t >= MIN_GAIN and (t >= b * (1 - PREFER_THREADS_WITHIN) or reached)
+
+
 def recommend(
     cells: Sequence[CellResult], *, gil_enabled: bool = True, others_cores: float | None = None
 ) -> Recommendation:
@@ -145,8 +153,7 @@ def recommend(
     threads = _best(pools, "threads")
     procs = _best(pools, "processes")
     choice = best
-    t_speedup = 0.0 if threads is None else threads.speedup or 0.0
-    if threads is not None and t_speedup >= max(MIN_GAIN, best.speedup * (1 - PREFER_THREADS_WITHIN)):
+    if threads is not None and _tie(threads, best):
         choice = threads
     assert choice.speedup is not None
     if others_cores is not None and others_cores > SHARED_CORES:
