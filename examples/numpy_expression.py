@@ -34,4 +34,4 @@ class Close:
 def workload(n: int = 10_000_000) -> Workload:
     x = np.random.default_rng(0).standard_normal(n)
     x.flags.writeable = False  # read only: worker processes need not copy the slices back
-    return Workload.slices(expression, x, check=Close(x), name="numpy expression")
+    return Workload.slices(expression, x, check=Close(x), name="numpy expr")

@@ -130,7 +130,7 @@ def test_break_even_is_dispatch_over_workers_less_one_at_the_most_workers():
     r = recommend(cells)
     assert r.break_even_s == pytest.approx({"threads": 30e-6, "processes": 200e-6})
     assert r.break_even_line == (
-        "break-even work per chunk here: threads from 30 µs, processes from 200 µs (dispatch / (workers - 1))"
+        "break-even work per chunk here: threads from 30 µs, processes from 200 µs (from the dispatch cost)"
     )
 
 
@@ -183,3 +183,9 @@ def test_threads_win_when_one_of_their_rounds_reached_the_faster_runner():
     assert recommend(cells).runner == "threads"
     threads.speedup, threads.speedup_range = 1.5, [1.4, 1.6]
     assert recommend(cells).runner == "processes"
+
+
+def test_break_even_with_more_chunks_than_workers():
+    cells = [serial(None), cell("processes", 2, 1.9, dispatch=400e-6, n_chunks=16)]
+    # 16 chunks of w on 2 workers: 400 µs + 8 w against 16 w, so from w = 50 µs
+    assert recommend(cells).break_even_s == pytest.approx({"processes": 50e-6})

@@ -183,3 +183,10 @@ def test_load_finds_a_workload_or_a_function_that_returns_one(tmp_path, monkeypa
         with pytest.raises(WorkloadError) as info:
             load(spec)
         assert message in str(info.value) and "\n" not in str(info.value), spec
+
+
+def test_sizes_read_short():
+    from gilfree.workload import count
+
+    assert [count(n) for n in (64, 1500, 2_000_000, 20_000_000)] == ["64", "1.5k", "2M", "20M"]
+    assert Workload.slices(total, np.zeros(2_000_000)).size == "2M values"

@@ -99,7 +99,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "reason": 'why, as a word: "releases", "holds", "gil off", "scales", "too little work", '
         '"no gain", "noisy"',
         "line": "the recommendation in one line, as printed under the table",
-        "break_even_s": "runner -> work per chunk (s) from which it pays here: dispatch / (workers - 1)",
+        "break_even_s": "runner -> work per chunk (s) from which it pays here, from its dispatch cost",
         "break_even_line": "the break-even as printed under the table",
         "others_cores": "cores other processes kept busy on average during the run (null: unknown)",
     },

@@ -13,7 +13,8 @@ The answer is the fastest runner x workers, by how much, and why, in one line:
 
 and a second line with the break-even work per chunk from which each pool pays on this
 machine: with ``n`` workers, ``n`` chunks of ``w`` seconds each take ``d + w`` on a pool whose
-dispatch costs ``d``, against ``n * w`` serially, so the pool pays from ``w > d / (n - 1)``.
+dispatch costs ``d``, against ``n * w`` serially, so the pool pays from ``w > d / (n - 1)``
+(:func:`break_even` has the rule for more chunks than workers).
 """
 
 from __future__ import annotations
@@ -98,12 +99,15 @@ def _gil(cells: Sequence[CellResult], gil_enabled: bool) -> str | None:
 
 
 def break_even(cells: Sequence[CellResult]) -> dict[str, float]:
-    """Per pool runner, the work per chunk (s) from which it beats serial: ``dispatch / (n - 1)``
-    at the largest worker count measured with a dispatch cost."""
+    """Per pool runner, the work per chunk (s) from which it beats serial, at the largest worker
+    count measured with a dispatch cost: ``c`` chunks of ``w`` on ``n`` workers take
+    ``d + c w / n`` against ``c w``, so the pool pays from ``w > d n / (c (n - 1))`` (with one
+    chunk a worker, ``d / (n - 1)``)."""
     out: dict[str, float] = {}
     for c in sorted(cells, key=lambda c: c.workers):
         if c.dispatch_s is not None and c.workers >= 2 and c.runner != "serial" and not c.options:
-            out[c.runner] = c.dispatch_s / (c.workers - 1)
+            chunks = max(c.n_chunks or c.workers, 1)
+            out[c.runner] = c.dispatch_s * c.workers / (chunks * (c.workers - 1))
     return out
 
 
@@ -135,7 +139,7 @@ def recommend(
     even_line = ""
     if even:
         parts = [f"{r} from {fmt_time(s)}" for r, s in even.items()]
-        even_line = f"break-even work per chunk here: {', '.join(parts)} (dispatch / (workers - 1))"
+        even_line = f"break-even work per chunk here: {', '.join(parts)} (from the dispatch cost)"
 
     def answer(choice: CellResult | None, reason: str, line: str) -> Recommendation:
         if choice is None:

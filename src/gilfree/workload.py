@@ -47,6 +47,14 @@ def _a(obj: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
+def count(n: int) -> str:
+    """``20_000_000`` -> ``20M``, ``1500`` -> ``1.5k``, ``64`` -> ``64``: short, for a table's size column."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
+
+
 def describe(func: Any) -> str:
     """``zlib.compress``, ``mymod.f``: how messages name a callable."""
     inner = getattr(func, "func", None) if isinstance(func, Each) else None
@@ -187,7 +195,7 @@ class Workload:
             return [(array[a:b],) for a, b in _bounds(array.shape[0], n * per)]
 
         name = name or getattr(func, "__name__", None)
-        size = f"{array.shape[0]:,} rows" if array.ndim > 1 else f"{array.shape[0]:,} values"
+        size = f"{count(array.shape[0])} rows" if array.ndim > 1 else f"{count(array.shape[0])} values"
         return cls(func, chunks, combine or _join, check, name=name, size=size)
 
     # -- what the harness asks ---------------------------------------------------------------
