@@ -2,7 +2,7 @@
 
     gilfree compare --workload examples.numpy_expression:workload
 
-``exp(-x**2 / 2) * cos(3 x)`` over 10 million float64, cut into one slice per worker. Each
+``exp(-x**2 / 2) * cos(3 x)`` over 2 million float64, cut into one slice per worker. Each
 ufunc call drops the GIL for its loop, so threads compute the slices at once, on views of
 the same array; processes copy each slice in and its result (as large) back.
 """
@@ -31,7 +31,7 @@ class Close:
         return result.shape == self.x.shape and bool(np.allclose(result, self.expected, rtol=1e-12, atol=0))
 
 
-def workload(n: int = 10_000_000) -> Workload:
+def workload(n: int = 2_000_000) -> Workload:
     x = np.random.default_rng(0).standard_normal(n)
     x.flags.writeable = False  # read only: worker processes need not copy the slices back
     return Workload.slices(expression, x, check=Close(x), name="numpy expr")

@@ -50,5 +50,5 @@ def workload(below: int = 600_000, ranges: int = 64) -> Workload:
         combine=sum,
         check=Counted(below),
         chunks_per_worker=8,
-        name="pure-Python primes",
+        name="python primes",
     )

@@ -189,3 +189,10 @@ def test_break_even_with_more_chunks_than_workers():
     cells = [serial(None), cell("processes", 2, 1.9, dispatch=400e-6, n_chunks=16)]
     # 16 chunks of w on 2 workers: 400 µs + 8 w against 16 w, so from w = 50 µs
     assert recommend(cells).break_even_s == pytest.approx({"processes": 50e-6})
+
+
+def test_a_flagged_cell_more_than_a_tenth_below_the_choice_cannot_overturn_it():
+    cells = [serial("releases"), cell("threads", 2, 1.84), cell("processes", 2, 1.50, flags=("noisy",))]
+    assert recommend(cells).runner == "threads"
+    cells[2].speedup = 1.70
+    assert recommend(cells).reason == "noisy"

@@ -33,9 +33,11 @@ MIN_GAIN = 1.10
 #: or that one of their own rounds reached. Why: threads copy nothing and start in
 #: microseconds; an edge within the run-to-run spread is not worth pickling the data for.
 PREFER_THREADS_WITHIN = 0.05
-#: Flagged cells within this share of the chosen speed-up make the choice "too noisy to tell".
-#: Why: a doubtful figure far below the winner cannot change the answer; one near it could.
-NOISY_NEAR = 0.20
+#: Flagged cells within this share of the chosen speed-up (or the chosen cell itself, when
+#: flagged) make the answer "too noisy to tell". Why: a speed-up is a ratio of best runs, the
+#: optimistic end since noise only adds time, so a flagged cell more than 10% (the margin of
+#: ``MIN_GAIN``) below the choice cannot overturn it however noisy its rounds were.
+NOISY_NEAR = 0.10
 #: Other processes keeping this many cores busy on average during the run make the answer
 #: "too noisy to tell". Why: the figures cannot show it (a cell and its baseline slow down
 #: alike, so paired ratios agree) but a quarter core taken from a 2-worker cell is an eighth
