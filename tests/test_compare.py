@@ -29,7 +29,7 @@ CELL_KEYS = (
     "kind", "kernel", "variant", "runner", "options", "workers", "size", "matched", "wall_s",
     "cpu_s", "wall_runs_s", "cpu_runs_s", "baseline_runs_s", "startup_s", "speedup",
     "speedup_range", "efficiency", "flags", "gil", "n_chunks", "schedule", "serial_fallback",
-    "start_method", "transport", "error", "interpreter",
+    "start_method", "transport", "error", "interpreter", "bytes_moved", "dispatch_s",
 )  # fmt: skip
 GIL_KEYS = (
     "ticks", "duration_s", "p50_ms", "p75_ms", "p99_ms", "max_ms", "blocked_fraction",
@@ -101,6 +101,7 @@ def test_default_matrix_json_has_every_cell_matched(default_run):
         "notes",
         "total_s",
         "cells",
+        "recommendation",
     }
     cells = doc["cells"]
     assert set(cells[0]) == set(CELL_KEYS)

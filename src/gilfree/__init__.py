@@ -15,7 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["CancelToken", "Cancelled", "Kernel", "Result", "__version__", "build_info", "names", "run"]
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "Kernel",
+    "Result",
+    "Workload",
+    "WorkloadError",
+    "__version__",
+    "build_info",
+    "compare_workload",
+    "histogram",
+    "names",
+    "run",
+    "sum_squares",
+]
 
 #: Each public name and the module it comes from.
 _PUBLIC = {
@@ -26,12 +40,20 @@ _PUBLIC = {
     "build_info": "gilfree.kernels",
     "names": "gilfree.kernels",
     "Result": "gilfree.harness",
+    "histogram": "gilfree.arrays",
+    "sum_squares": "gilfree.arrays",
+    "Workload": "gilfree.workload",
+    "WorkloadError": "gilfree.workload",
+    "compare_workload": "gilfree.compare",
 }
 
 if TYPE_CHECKING:
     from gilfree.api import run
+    from gilfree.arrays import histogram, sum_squares
+    from gilfree.compare import compare_workload
     from gilfree.harness import Result
     from gilfree.kernels import Cancelled, CancelToken, Kernel, build_info, names
+    from gilfree.workload import Workload, WorkloadError
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,7 @@ cell of every kernel and variant is always measured: every speed-up needs it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -89,11 +90,14 @@ class Plan:
     #: options per runner name, e.g. {"dask": {"scheduler": "tcp://host:8786"}}
     runner_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     peers: list[str] = field(default_factory=list)
+    #: ``compare --workload``: what was asked for (MODULE:OBJ, or the workload's name)
+    workload: str | None = None
 
     def pools(self) -> list[Pool]:
-        """The pools of the kernel cells, in the order they are started (peers have none)."""
+        """The pools of the kernel (or workload) cells, in the order they are started (peers
+        have none)."""
         order = {name: i for i, name in enumerate(self.runners)}
-        pairs = {(c.runner, c.workers, c.options) for c in self.cells if c.kind == "kernel"}
+        pairs = {(c.runner, c.workers, c.options) for c in self.cells if c.kind != "peer"}
         return sorted(pairs, key=lambda p: (order.get(p[0], -1), p[0], p[2], p[1]))
 
     def make_runner(self, pool: Pool) -> Any:
@@ -112,12 +116,13 @@ class Plan:
             "runners": self.runners,
             "workers": self.workers,
             "size": self.size,
-            "python_size": python_size(self.size),
+            "python_size": None if self.workload is not None else python_size(self.size),
             "repeat": self.repeat,
             "gil_window_s": GIL_WINDOW_S,
             "statistic": STATISTIC,
             "peers": self.peers,
             "runner_options": self.runner_options,
+            "workload": self.workload,
         }
 
 
@@ -443,3 +448,182 @@ def compare(
 ) -> Comparison:
     """Plan and run a matrix in one call (``gilfree compare`` does the same from the shell)."""
     return run(plan(kernels, variants, runners, workers, size, repeat, **plan_options), progress)
+
+
+# -- the user's own workload ---------------------------------------------------------------------
+
+#: Up to this many cores, a workload runs at every worker count 1..N; above it, at the powers
+#: of two and N. Why: each count is a cell of a few timed rounds; 1..64 would take an hour.
+EVERY_WORKER_COUNT_UP_TO = 8
+
+
+def workload_workers(n: int | None = None) -> list[int]:
+    """The worker counts of a workload's matrix on ``n`` cores (default: this machine's)."""
+    n = cores() if n is None else n
+    if n <= EVERY_WORKER_COUNT_UP_TO:
+        return list(range(1, n + 1))
+    return sorted({1 << k for k in range(n.bit_length()) if 1 << k <= n} | {n})
+
+
+def plan_workload(
+    workload: Any,
+    runners: Iterable[str] | None = None,
+    workers: Iterable[int] | None = None,
+    repeat: int = DEFAULT_REPEAT,
+    *,
+    runner_options: dict[str, dict[str, Any]] | None = None,
+    target: str | None = None,
+) -> Plan:
+    """Validate a workload's matrix and call its function once on its first chunk.
+
+    Runners: every runner gilfree has that imports here (serial, threads, processes, dask, ...),
+    or those named; workers: :func:`workload_workers`. Raises ``WorkloadError`` (a
+    ``ValueError``) for a workload that cannot run, before any pool starts.
+    """
+    from gilfree.runners import names as runner_names
+    from gilfree.workload import Workload, WorkloadError
+
+    if not isinstance(workload, Workload):
+        raise WorkloadError(f"expected a gilfree.Workload, got {type(workload).__name__}")
+    repeat = integer("repeat", repeat, minimum=1)
+    notes: list[str] = []
+    given = _names("runners", runners, runner_names())
+    if given is not None:
+        rs = _available_runners(given)
+    else:
+        rs = []
+        for name in runner_names():
+            try:
+                runner_class(name)
+                rs.append(name)
+            except ImportError as exc:
+                notes.append(f"runner {name!r} left out: {exc}")
+    if isinstance(workers, (str, bytes)):
+        raise TypeError("workers must be a list of integers, not a string")
+    ws = workload_workers() if workers is None else sorted({resolve_workers(w) for w in workers})
+    if not ws:
+        raise ValueError("workers must not be empty")
+    workload.validate(max(ws))
+    if workload.check is None:
+        notes.append(f"workload {workload.name!r} has no check: matched says only that every run completed")
+    name, size = workload.name, workload.size
+    cells = [Cell(name, "workload", "serial", 1, size, kind="workload")]
+    cells += [Cell(name, "workload", r, w, size, kind="workload") for r in rs if r != "serial" for w in ws]
+    used = ["serial", *(r for r in rs if r != "serial")]
+    options = {n: dict(o) for n, o in (runner_options or {}).items()}
+    return Plan(cells, [name], ["workload"], used, ws, size, repeat, notes, options, [], target or name)
+
+
+def _busy_s() -> tuple[float | None, float]:
+    """(CPU seconds every process here has used, those this process and its descendants have,
+    reaped or still alive): how busy the rest of the machine kept its cores during a run is the
+    difference of the two's growth. Live descendants count too: a fork server, or Dask's
+    nannies, reap the workers they started, not this process."""
+    own = os.times()
+    mine = own.user + own.system + own.children_user + own.children_system
+    try:
+        import psutil
+
+        c = psutil.cpu_times()
+    except Exception:  # no figures on this platform
+        return None, mine
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            mine += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:  # gone since it was listed: its time is in os.times() once reaped
+            pass
+    fields = ("user", "nice", "system", "irq", "softirq", "steal")
+    return sum(getattr(c, f, 0.0) for f in fields), mine
+
+
+def run_workload(plan: Plan, workload: Any, progress: Progress | None = None) -> Comparison:
+    """Run a workload's plan: each cell listened to, then timed in rounds interleaved with the
+    serial one-worker run; each pool cell also gets its dispatch cost and (processes, dask) the
+    bytes a run moves; then the recommendation (:func:`gilfree.recommend.recommend`)."""
+    from gilfree.harness import WorkloadOnRunner
+    from gilfree.harness.workloads import dispatch_s
+    from gilfree.info import collect
+    from gilfree.recommend import SHARED_CORES, recommend
+
+    t_start = time.perf_counter()
+    busy_start = _busy_s()
+    machine = collect()
+    machine.pop("kernels", None)
+    total, done = len(plan.cells), 0
+    idle = idle_baseline()
+    results: dict[Cell, CellResult] = {}
+    with make_runner("serial") as serial:
+        base = WorkloadOnRunner(workload, serial).prepare()
+        for pool in plan.pools():
+            cells = [c for c in plan.cells if (c.runner, c.workers, c.options) == pool]
+            try:
+                runner = plan.make_runner(pool)
+                startup = runner.start()
+            except Exception as exc:
+                for c in cells:
+                    results[c] = _failed(c, f"the {c.label} pool did not start: {_one_line(exc)}")
+                done += len(cells)
+                continue
+            try:
+                for c in cells:
+                    if progress is not None:
+                        progress(done, total, f"{c.kernel} {c.label} x{c.workers}")
+                    done += 1
+                    try:
+                        contender = WorkloadOnRunner(workload, runner)
+                        p = contender.prepare()
+                        r = measure_cell(c, p, None if c.is_baseline else base, plan.repeat, idle)
+                        facts = runner.describe()
+                        r.schedule, r.start_method = runner.schedule, facts.get("start_method")
+                        r.transport = facts.get("transport")
+                        if c.runner != "serial":
+                            r.dispatch_s = dispatch_s(runner, contender.n_chunks)
+                            r.bytes_moved = contender.bytes_moved()
+                        results[c] = r
+                    except Exception as exc:
+                        results[c] = _failed(c, _one_line(exc))
+                    results[c].startup_s = startup
+            finally:
+                runner.close()
+    if progress is not None:
+        progress(total, total, "done")
+    cells = [results[c] for c in plan.cells]
+    wall, (everyone, mine) = time.perf_counter() - t_start, _busy_s()
+    others = None
+    if everyone is not None and busy_start[0] is not None and wall > 0:
+        others = max(0.0, (everyone - busy_start[0] - (mine - busy_start[1])) / wall)
+    notes = list(plan.notes)
+    if others is not None and others > SHARED_CORES:
+        notes.append(f"the machine was shared: other processes kept {others:.1f} cores busy on average")
+    advice = recommend(cells, gil_enabled=bool(machine.get("gil_enabled", True)), others_cores=others)
+    return Comparison(
+        machine=machine,
+        settings=plan.settings(),
+        idle=idle,
+        switch_interval_s=sys.getswitchinterval(),
+        cells=cells,
+        notes=notes,
+        total_s=time.perf_counter() - t_start,
+        recommendation=advice.to_dict(),
+    )
+
+
+def compare_workload(
+    workload: Any,
+    runners: Iterable[str] | None = None,
+    workers: Iterable[int] | None = None,
+    repeat: int = DEFAULT_REPEAT,
+    progress: Progress | None = None,
+    *,
+    runner_options: dict[str, dict[str, Any]] | None = None,
+) -> Comparison:
+    """``gilfree compare --workload`` from Python: a ``Workload`` (or ``"MODULE:OBJ"``) on every
+    runner at workers 1..N, the same ``Comparison`` as for kernels, with a recommendation."""
+    target = None
+    if isinstance(workload, str):
+        from gilfree.workload import load
+
+        target, workload = workload, load(workload)
+    p = plan_workload(workload, runners, workers, repeat, runner_options=runner_options, target=target)
+    return run_workload(p, workload, progress)

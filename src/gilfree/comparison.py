@@ -31,6 +31,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "notes": "what was left out of the matrix, and why",
         "total_s": "the whole run, inputs and references included",
         "cells": "one object per cell, in table order",
+        "recommendation": "compare --workload: what to run it on, drawn from the cells; null for kernels",
     },
     "machine": {
         "gilfree": "gilfree's version",
@@ -78,15 +79,16 @@ FIELDS: dict[str, dict[str, str]] = {
         "peers": "peer names, with --peers",
         "runner_options": "options per runner name, e.g. the dask scheduler",
         "pythons": "compare --python: the interpreters' labels (only then)",
+        "workload": "compare --workload: the MODULE:OBJ (or name) measured; null for kernels",
     },
     "cells[]": {
-        "kind": '"kernel" (a gilfree variant on a runner) or "peer"',
-        "kernel": "the kernel",
-        "variant": 'python, gil, nogil, openmp; "peer" for a peer',
+        "kind": '"kernel" (a gilfree variant on a runner), "peer", or "workload" (the user\'s own)',
+        "kernel": "the kernel, or the workload's name",
+        "variant": 'python, gil, nogil, openmp; "peer" for a peer; "workload" for a workload',
         "runner": "the runner's name, or the peer's",
         "options": 'runner options that make the cell, e.g. {"n_workers": 1, "threads_per_worker": 2}',
         "workers": "workers (for dask: processes x threads)",
-        "size": "the inputs' size",
+        "size": "the inputs' size (a workload's own label, e.g. \"64 items\")",
         "matched": "every run of the cell (listened and timed) matched the reference",
         "wall_s": "median wall time of the timed runs",
         "cpu_s": "median CPU time of the timed runs (all threads; for processes, the workers')",
@@ -105,6 +107,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "start_method": "processes: fork, forkserver or spawn",
         "transport": "processes: shm or pickle; dask: scatter",
         "error": "one line, when the cell failed",
+        "bytes_moved": "workload cells on processes or dask: bytes sent to the workers and back per run "
+        "(pickled, or copied into shared memory and out again if writable); null elsewhere",
+        "dispatch_s": "workload cells on a pool: one map of as many no-op chunks on that pool, best of 5",
         "interpreter": 'compare --python: the interpreter, e.g. "3.13.5t"',
     },
     "cells[].gil": {
@@ -120,6 +125,17 @@ FIELDS: dict[str, dict[str, str]] = {
         "gil_max_ms": "worst lateness less the wait for a core",
         "short_slice": "the heartbeat got a 0.1 ms time slice (Linux 6.12+)",
         "verdict": 'releases, holds, "holds in slices"; null when the run could not show it',
+    },
+    "recommendation": {
+        "runner": "the runner to use, or null: stay serial, or too noisy to tell",
+        "workers": "its worker count (null with runner)",
+        "speedup": "that cell's speed-up over serial (null with runner)",
+        "reason": 'why, as a word: "releases", "holds", "gil off", "scales", "too little work", '
+        '"no gain", "noisy"',
+        "line": "the recommendation in one line, as printed under the table",
+        "break_even_s": "runner -> work per chunk (s) from which it pays here, from its dispatch cost",
+        "break_even_line": "the break-even as printed under the table",
+        "others_cores": "cores other processes kept busy on average during the run (null: unknown)",
     },
 }
 
@@ -151,8 +167,9 @@ class Cell:
 
     @property
     def is_baseline(self) -> bool:
-        """The serial one-worker cell of a variant: what its other cells are measured against."""
-        return self.kind == "kernel" and self.runner == "serial" and self.workers == 1
+        """The serial one-worker cell of a variant (or a workload): what its other cells are
+        measured against."""
+        return self.kind in ("kernel", "workload") and self.runner == "serial" and self.workers == 1
 
 
 def options_key(options: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
@@ -190,6 +207,8 @@ class CellResult:
     transport: str | None = None
     error: str | None = None
     interpreter: str | None = None  # set by ``compare --python`` (gilfree.pythons)
+    bytes_moved: int | None = None  # workload cells on processes or dask
+    dispatch_s: float | None = None  # workload cells on a pool
 
     @property
     def cell(self) -> Cell:
@@ -219,6 +238,8 @@ class Comparison:
     cells: list[CellResult]
     notes: list[str]
     total_s: float
+    #: ``compare --workload``: :func:`gilfree.recommend.recommend`'s answer, as in the JSON
+    recommendation: dict[str, Any] | None = None
 
     @property
     def all_matched(self) -> bool:
@@ -274,6 +295,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
             "notes": comparison.notes,
             "total_s": comparison.total_s,
             "cells": [cell_to_dict(c) for c in comparison.cells],
+            "recommendation": comparison.recommendation,
         }
     )
 
@@ -291,4 +313,5 @@ def from_dict(d: Mapping[str, Any], *, interpreter: str | None = None) -> Compar
         cells=[cell_from_dict(c, **extra) for c in d["cells"]],
         notes=list(d["notes"]),
         total_s=d["total_s"],
+        recommendation=d.get("recommendation"),
     )

@@ -68,6 +68,10 @@ def _parse_workers(text: str | None) -> list[int] | None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    if args.workload is not None:  # the user's own code: gilfree.cli.workload
+        from gilfree.cli.workload import compare_workload_command
+
+        return compare_workload_command(args)
     from gilfree import compare, report
 
     outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
@@ -222,6 +226,9 @@ def _add_compare_parser(sub) -> None:
         "more than once, e.g. a GIL build and a free-threaded one, for one table of both",
     )
     add_scheduler_option(p)
+    from gilfree.cli.workload import add_workload_option
+
+    add_workload_option(p)
     p.set_defaults(func=_cmd_compare)
 
 
@@ -230,6 +237,7 @@ def _add_compare_parser(sub) -> None:
 
 def _cmd_probe(args: argparse.Namespace) -> int:
     from gilfree.cli import words
+    from gilfree.cli.workload import importable_here
     from gilfree.probe import PROBE_MAX_MIN_TIME_S, isolated
 
     def seconds(option: str, text: str, limit: float) -> float:
@@ -242,6 +250,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
             raise UsageError(f"{option}: expected seconds above 0 and at most {limit:g}, got {text!r}")
         return value
 
+    importable_here()  # MODULE:FUNC from the current folder, as with python -m
     min_time = seconds("--min-time", args.min_time, PROBE_MAX_MIN_TIME_S)
     timeout = seconds("--timeout", args.timeout, isolated.MAX_TIMEOUT_S)
     if timeout <= min_time:

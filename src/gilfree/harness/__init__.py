@@ -8,6 +8,7 @@
   and the ``openmp`` case.
 * :mod:`~gilfree.harness.listening`: the heartbeat's own run and the verdict it may show.
 * :mod:`~gilfree.harness.runs`: one kernel run as a :class:`Result` (``gilfree.run``).
+* :mod:`~gilfree.harness.workloads`: a user's ``Workload`` on a runner.
 """
 
 from gilfree.harness.contenders import (
@@ -34,6 +35,7 @@ from gilfree.harness.timing import (
     ratio,
     run_once,
 )
+from gilfree.harness.workloads import WorkloadOnRunner
 
 __all__ = [
     "GIL_WINDOW_S",
@@ -48,6 +50,7 @@ __all__ = [
     "Result",
     "Sample",
     "Series",
+    "WorkloadOnRunner",
     "best_of",
     "calls",
     "dispatch_cost",

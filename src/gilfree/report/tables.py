@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gilfree.comparison import CellResult, Comparison
@@ -21,6 +21,10 @@ EFFICIENCY_GOOD = 0.9
 
 def _ms(x: float | None) -> float | None:
     return None if x is None else x * 1e3
+
+
+def _mb(n: int | None) -> float | None:
+    return None if n is None else n / 1e6
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,11 @@ COLUMNS: tuple[Column, ...] = (
 
 #: Shown first when the cells come from several interpreters (``compare --python``).
 PYTHON_COLUMN = Column("python", "python", lambda c: c.interpreter)
+#: Shown before the notes when cells have them (``compare --workload``): what a pool costs.
+COST_COLUMNS = (
+    Column("moved_mb", "moved\nMB", lambda c: _mb(c.bytes_moved), _num(2), True),
+    Column("dispatch_ms", "dispatch\nms", lambda c: _ms(c.dispatch_s), _num(2), True),
+)
 
 #: The columns the table shows unless asked for all of them (``compare --wide``): what fits
 #: in 80 columns. Why these: which cell it is, its time, its speed-up and efficiency, the GIL
@@ -142,10 +151,17 @@ SHORT_KEYS += ("gil_verdict", "notes")
 
 def columns(comparison: Comparison) -> tuple[Column, ...]:
     """The CSV's columns (and the wide table's): ``python`` after ``kernel`` when interpreters
-    are compared."""
+    are compared; a workload's name under "workload", and what its pools cost (bytes moved,
+    dispatch) before the notes."""
+    cols = COLUMNS
     if any(c.interpreter for c in comparison.cells):
-        return (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
-    return COLUMNS
+        cols = (COLUMNS[0], PYTHON_COLUMN, *COLUMNS[1:])
+    if comparison.cells and all(c.kind == "workload" for c in comparison.cells):
+        # The first column names the workload; "variant" would say "workload" on every row.
+        cols = (replace(cols[0], header="workload"), *(c for c in cols[1:] if c.key != "variant"))
+    if any(c.bytes_moved is not None or c.dispatch_s is not None for c in comparison.cells):
+        cols = (*cols[:-1], *COST_COLUMNS, cols[-1])
+    return cols
 
 
 #: Left out of the short table, in this order, where even it does not fit the terminal (a
@@ -323,11 +339,17 @@ def _explain(comparison: Comparison, say: Callable[..., None], short: bool) -> N
     from gilfree.probe.verdicts import HOLDS_MIN_STALL_INTERVALS
 
     idle = comparison.idle
+    workload = bool(comparison.cells) and all(c.kind == "workload" for c in comparison.cells)
+    baseline = (
+        "the workload run by the serial runner with 1 worker"
+        if workload
+        else "the same variant at the same size run by the serial runner with 1 worker"
+    )
     say(
-        f"{'wall' if short else 'wall, CPU'}: medians of the timed runs. speed-up: best run of the "
-        "same variant at the same size run by the serial runner with 1 worker, interleaved round "
-        "by round with this cell, over this cell's best (peer rows: over gilfree's nogil); "
-        "efficiency = speed-up / workers (for dask: processes x threads)."
+        f"{'wall' if short else 'wall, CPU'}: medians of the timed runs. speed-up: best run of "
+        f"{baseline}, interleaved round by round with this cell, over this cell's best"
+        + ("" if workload else " (peer rows: over gilfree's nogil)")
+        + "; efficiency = speed-up / workers (for dask: processes x threads)."
     )
     if short:
         say(
@@ -366,6 +388,16 @@ def _explain(comparison: Comparison, say: Callable[..., None], short: bool) -> N
                 say(f"{where}: {n.words}", "yellow")
     for note in comparison.notes:
         say(f"note: {note}", "dim")
+    if any(c.bytes_moved is not None or c.dispatch_s is not None for c in comparison.cells):
+        say(
+            "moved: bytes a run sends to worker processes and back; dispatch: one map of as many "
+            "no-op chunks on that pool"
+        )
+    advice = comparison.recommendation
+    if advice:
+        say(f"recommendation: {advice['line']}", "bold")
+        if advice.get("break_even_line"):
+            say(advice["break_even_line"])
     failed = [c for c in comparison.cells if not c.matched]
     if failed:
         say(f"{len(failed)} cell(s) did not match the reference", "bold red")
