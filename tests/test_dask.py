@@ -388,7 +388,10 @@ def test_compare_rows_show_the_clusters_processes_and_threads(local_runner):
         workers=[1],
         size="small",
         repeat=1,
-        runner_options={"dask": {"scheduler": local_runner.address}},
+        # the embedded cluster takes TLS clients with its credentials only
+        runner_options={
+            "dask": {"scheduler": local_runner.address, "security": local_runner.client.security}
+        },
     )
     (cell,) = [c for c in result.cells if c.runner == "dask"]
     assert cell.matched and cell.error is None

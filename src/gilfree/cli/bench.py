@@ -77,10 +77,6 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     from gilfree.cli import UsageError as usage_error
-
-    if importlib.util.find_spec("pytest_benchmark") is None:
-        raise usage_error(f"the benchmark suite needs pytest-benchmark: {BENCH_EXTRA_HINT}")
-    from gilfree.benchmarks.contenders import KERNELS_ENV, SIZE_ENV
     from gilfree.kernels import SIZES, names
 
     env = {}
@@ -89,14 +85,20 @@ def run(args: argparse.Namespace) -> int:
         unknown = [k for k in chosen if k not in names()]
         if not chosen or unknown:
             raise usage_error(f"--kernels: expected some of {', '.join(names())}, got {args.kernels!r}")
-        env[KERNELS_ENV] = ",".join(chosen)
+        env["kernels"] = ",".join(chosen)
     if args.size is not None:
         if args.size not in SIZES:
             raise usage_error(f"--size: expected one of {', '.join(SIZES)}, got {args.size!r}")
-        env[SIZE_ENV] = args.size
+        env["size"] = args.size
     extra = list(args.pytest_args)
     if extra and extra[0] != "--":
         raise usage_error(f"pytest's arguments go after --: gilfree bench -- {' '.join(extra)}")
+    # Every option is checked first; then whether the suite can run at all.
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        raise usage_error(f"the benchmark suite needs pytest-benchmark: {BENCH_EXTRA_HINT}")
+    from gilfree.benchmarks.contenders import KERNELS_ENV, SIZE_ENV
+
+    env = {{"kernels": KERNELS_ENV, "size": SIZE_ENV}[k]: v for k, v in env.items()}
     import pytest
 
     with _environ(env):
