@@ -356,12 +356,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from gilfree.kernels import SIZES, get
     from gilfree.runners import WorkerCrashed, make_runner, runner_class
 
+    check_scheduler_option(args, [args.runner])  # the address first: it needs no Dask to check
     try:
         kernel = get(args.kernel)
         kernel.variant(args.variant)
         runner_class(args.runner)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except (ValueError, ImportError) as exc:  # ImportError: a runner whose extra is missing
+        raise UsageError(str(exc).splitlines()[0]) from None
     if args.size not in SIZES:
         raise UsageError(f"unknown size {args.size!r}; expected one of {', '.join(SIZES)}")
     workers = _run_workers(args.workers)
@@ -374,7 +375,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
             options[key] = value
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
-    check_scheduler_option(args, [args.runner])
     options.update(scheduler_options(args, args.runner))
     try:
         runner = make_runner(args.runner, workers, **options)
