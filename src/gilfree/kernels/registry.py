@@ -280,6 +280,9 @@ def _travel_as_kernel(kernel: str, module: ModuleType) -> None:
     for variant in ("gil", "nogil", "openmp"):
         func = getattr(module, variant)
         func.__module__, func.__qualname__ = "gilfree.kernels", f"{kernel}.{variant}"
+        # Where it really lives, for a worker in this process's own interpreters, which import
+        # it by name from the same build (gilfree.runners.interpreters.func_ref).
+        func.__gilfree_home__ = f"{module.__name__}:{variant}"
 
 
 KINDS: tuple[type[Kernel], ...] = (Mandelbrot, Integrate, SumSquares, Pairwise, Primes, Histogram)

@@ -138,6 +138,9 @@ def func_ref(func: Callable[..., Any]) -> str:
     """``module:qualname`` by which a worker imports ``func``; TypeError if it cannot."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {type(func).__name__}")
+    home = getattr(func, "__gilfree_home__", None)  # a kernel's ISA path: its real module
+    if isinstance(home, str):
+        return home
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
     why = None
     if not isinstance(module, str) or not isinstance(qualname, str):
