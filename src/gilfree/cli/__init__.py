@@ -73,19 +73,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
         return compare_workload_command(args)
     from gilfree import compare, report
+    from gilfree.cli.workload import _check_outputs
 
-    outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
-    to_stdout = [opt for opt, target in outputs.items() if target == "-"]
-    if len(to_stdout) > 1:
-        raise UsageError(f"only one output can go to stdout ('-'), got {' and '.join(to_stdout)}")
     # Everything is checked before the matrix runs: a bad value costs nothing and leaves no file.
+    to_stdout = _check_outputs(args)
     try:
-        for opt, target in outputs.items():
-            if target is not None and target != "-":
-                report.check_writable(target, opt)
-        if args.plot is not None:
-            report.plot_format(args.plot)
-            report.require_matplotlib()
         try:
             repeat = int(args.repeat)
         except ValueError:
