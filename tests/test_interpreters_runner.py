@@ -54,6 +54,37 @@ def test_map_runs_chunks_in_order_and_closes_everything():
     r.close()  # safe twice
 
 
+def _failing_create(monkeypatch, failures: int) -> list[int]:
+    """Make the first ``failures`` creations fail as CPython's creation race does."""
+    real, calls = interpreters._api.create, []
+
+    def create():
+        calls.append(1)
+        if len(calls) <= failures:
+            raise interpreters._api.InterpreterError("interpreter creation failed")
+        return real()
+
+    monkeypatch.setattr(interpreters._api, "create", create)
+    return calls
+
+
+def test_a_creation_that_fails_now_and_then_is_tried_again(monkeypatch):
+    calls = _failing_create(monkeypatch, interpreters.CREATE_TRIES - 1)
+    before = _live_interpreters()
+    with make_runner("interpreters", 2) as r:
+        assert [o.value for o in r.map(operator.add, [(1, 2), (3, 4)])] == [3, 7]
+    assert len(calls) == interpreters.CREATE_TRIES + 1  # the failed tries, then both workers
+    assert _live_interpreters() == before and _pool_threads() == []
+
+
+def test_a_creation_that_always_fails_is_one_clear_error_and_leaves_nothing(monkeypatch):
+    _failing_create(monkeypatch, 10**6)
+    before = _live_interpreters()
+    with pytest.raises(RuntimeError, match="a subinterpreter failed to start: interpreter creation failed"):
+        make_runner("interpreters", 2).start()
+    assert _live_interpreters() == before and _pool_threads() == []
+
+
 def test_arrays_arrive_as_memoryviews_and_outputs_are_written_in_place(runner):
     from gilfree.kernels import _mandelbrot
 
