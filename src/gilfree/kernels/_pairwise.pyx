@@ -11,26 +11,31 @@ from gilfree._cancel import Cancelled
 
 
 cdef enum:
-    # Why: a pair costs about 2.5 ns on the 2-core development machine (the registry's
-    # ns_per_unit), so 2**18 pairs are about 0.65 ms between reads of the cancel flag. A
-    # row has n - 1 - i pairs: past about 400,000 points one row is more than a millisecond.
-    # A multiple of 4, so the lanes group the pairs of a row exactly as without the reads.
+    # Why: a pair costs 0.27-1.0 ns on the 2-core development machine (avx512 to baseline,
+    # the registry's ns_per_unit), so 2**18 pairs are 0.07-0.26 ms between reads of the cancel
+    # flag; a row has n - 1 - i pairs, so one row takes a millisecond only past a million points.
+    # A multiple of LANES, so the lanes group the pairs of a row exactly as without the reads.
     PAIRS = 262144
+    # Why 16: two zmm registers of square roots in flight (four ymm, eight xmm). n = 14,000
+    # serial: 4 lanes 88 ms on avx512, 16 lanes 26 ms, 32 lanes 30 ms (avx2 90 -> 52 ms,
+    # baseline 181 -> 99 ms; AMD EPYC Zen 5 KVM guest).
+    LANES = 16
 
 
 cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssize_t stop,
                        double* result, const int* cancel) noexcept nogil:
     """Rows i in [start, stop), each summing |p_i - p_j| for j > i (row i costs n - 1 - i pairs).
 
-    Four lanes over j, each with its own accumulator, so the square roots overlap and can
-    share vector registers. The cancel flag is read before each row and after every PAIRS
+    LANES lanes over j, each with its own accumulator, so the square roots overlap and can
+    share vector registers; every ISA path adds in the same order, and the lanes are summed
+    as a fixed pairwise tree. The cancel flag is read before each row and after every PAIRS
     pairs of a long row.
     """
     cdef double total = 0.0, xi, yi, zi, dx, dy, dz
-    cdef double a[4]
+    cdef double a[LANES]
     cdef const double* q
     cdef Py_ssize_t i, j, seg
-    cdef int k
+    cdef int k, w
     for i in range(start, stop):
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total
@@ -38,19 +43,19 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
         xi = pts[3 * i]
         yi = pts[3 * i + 1]
         zi = pts[3 * i + 2]
-        for k in range(4):
+        for k in range(LANES):
             a[k] = 0.0
         j = i + 1
         while True:
             seg = n if n - j <= PAIRS else j + PAIRS
-            while j + 4 <= seg:
+            while j + LANES <= seg:
                 q = pts + 3 * j
-                for k in range(4):
+                for k in range(LANES):
                     dx = q[3 * k] - xi
                     dy = q[3 * k + 1] - yi
                     dz = q[3 * k + 2] - zi
                     a[k] += sqrt(dx * dx + dy * dy + dz * dz)
-                j += 4
+                j += LANES
             if seg == n:
                 break
             if cancel != NULL and gilfree_load_flag(cancel):
@@ -63,7 +68,12 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
             dz = q[2] - zi
             a[0] += sqrt(dx * dx + dy * dy + dz * dz)
             j += 1
-        total += (a[0] + a[1]) + (a[2] + a[3])
+        w = LANES // 2
+        while w:
+            for k in range(w):
+                a[k] += a[k + w]
+            w //= 2
+        total += a[0]
     result[0] = total
     return 0
 
