@@ -62,6 +62,17 @@ static inline int gilfree_cpu_has(int path) {
 static inline int gilfree_cpu_has(int path) { return path == 0; }
 #endif
 
+/* The sum of a kernel's n lanes (n a power of two) as a fixed pairwise tree: a[k] += a[k + w]
+ * for w = n/2, ..., 1, so every instruction-set path adds them in the same order (with
+ * -ffp-contract=off and no -ffast-math, the compiler may not reorder it). Overwrites a. */
+static inline double gilfree_tree_sum(double *a, int n) {
+    int w, k;
+    for (w = n / 2; w > 0; w /= 2)
+        for (k = 0; k < w; k++)
+            a[k] += a[k + w];
+    return a[0];
+}
+
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
 static inline int gilfree_load_flag(const int *p) { return (int)_InterlockedOr((volatile long *)p, 0); }

@@ -8,3 +8,4 @@ cdef extern from "_common.h" nogil:
     int omp_get_max_threads()
     int gilfree_load_flag(const int* p)
     void gilfree_store_flag(int* p, int v)
+    double gilfree_tree_sum(double* a, int n)

@@ -1,7 +1,7 @@
 """Midpoint rule for the integral of 4/(1+x^2) on [0, 1]: compute-bound and uniform."""
 from cython.parallel cimport prange
 from gilfree._cancel cimport CancelToken
-from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
+from gilfree.kernels._common cimport gilfree_load_flag, gilfree_tree_sum, omp_get_max_threads
 
 from gilfree.kernels import _args
 from gilfree._cancel import Cancelled
@@ -30,7 +30,7 @@ cdef int integrate_core(long long n, long long start, long long stop,
     cdef double total = 0.0, x, di
     cdef double a[LANES]
     cdef long long b, i, end
-    cdef int k, w
+    cdef int k
     b = start
     while b < stop:
         if cancel != NULL and gilfree_load_flag(cancel):
@@ -56,12 +56,7 @@ cdef int integrate_core(long long n, long long start, long long stop,
             x = (i + 0.5) * h
             a[0] += 4.0 / (1.0 + x * x)
             i += 1
-        w = LANES // 2
-        while w:
-            for k in range(w):
-                a[k] += a[k + w]
-            w //= 2
-        total += a[0]
+        total += gilfree_tree_sum(a, LANES)
         b = end
     result[0] = total * h
     return 0

@@ -2,7 +2,7 @@
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 from gilfree._cancel cimport CancelToken
-from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
+from gilfree.kernels._common cimport gilfree_load_flag, gilfree_tree_sum, omp_get_max_threads
 
 # No NumPy at module level: this module also loads in subinterpreters, where NumPy cannot
 # (arrays arrive there as memoryviews, which _args checks through the buffer protocol).
@@ -35,7 +35,7 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
     cdef double a[LANES]
     cdef const double* q
     cdef Py_ssize_t i, j, seg
-    cdef int k, w
+    cdef int k
     for i in range(start, stop):
         if cancel != NULL and gilfree_load_flag(cancel):
             result[0] = total
@@ -68,12 +68,7 @@ cdef int pairwise_core(const double* pts, Py_ssize_t n, Py_ssize_t start, Py_ssi
             dz = q[2] - zi
             a[0] += sqrt(dx * dx + dy * dy + dz * dz)
             j += 1
-        w = LANES // 2
-        while w:
-            for k in range(w):
-                a[k] += a[k + w]
-            w //= 2
-        total += a[0]
+        total += gilfree_tree_sum(a, LANES)
     result[0] = total
     return 0
 

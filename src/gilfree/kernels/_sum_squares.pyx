@@ -1,7 +1,7 @@
 """Sum of x_i^2 over a float64 array: memory-bound, so it must keep several loads in flight."""
 from cython.parallel cimport prange
 from gilfree._cancel cimport CancelToken
-from gilfree.kernels._common cimport gilfree_load_flag, omp_get_max_threads
+from gilfree.kernels._common cimport gilfree_load_flag, gilfree_tree_sum, omp_get_max_threads
 
 # No NumPy at module level: this module also loads in subinterpreters, where NumPy cannot
 # (arrays arrive there as memoryviews, which _args checks through the buffer protocol).
@@ -27,7 +27,7 @@ cdef int sum_squares_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
     """
     cdef double a[LANES]
     cdef double total = 0.0, v
-    cdef Py_ssize_t b, i, end, k, w
+    cdef Py_ssize_t b, i, end, k
     b = start
     while b < stop:
         if cancel != NULL and gilfree_load_flag(cancel):
@@ -45,12 +45,7 @@ cdef int sum_squares_core(const double* x, Py_ssize_t start, Py_ssize_t stop,
             v = x[i]
             a[0] += v * v
             i += 1
-        w = LANES // 2
-        while w:
-            for k in range(w):
-                a[k] += a[k + w]
-            w //= 2
-        total += a[0]
+        total += gilfree_tree_sum(a, LANES)
         b = end
     result[0] = total
     return 0
