@@ -20,13 +20,14 @@ on 3.12 and 3.13 (``pip install gilfree[interpreters]``). On 3.13 values are bou
 native ``_interpreters.set___main___attrs``: the backport's ``prepare_main`` pickles them, and
 memoryviews do not pickle. Arrays need Python 3.13+, where memoryviews are shareable.
 
-Timeouts and stuck chunks follow :mod:`gilfree.runners.threads`: on a timeout (or Ctrl-C, or a
-chunk that raised) the runner sets each worker's stop flag, which a thread inside that worker
-turns into the chunk's ``CancelToken`` within a millisecond, and gives running chunks
-``STOP_GRACE_S``. A chunk that ignores its token is left running (an interpreter running code
-cannot be destroyed): ``map`` raises ``TimeoutError`` on time, naming it, and the runner refuses
-new work until it ends. ``close()`` destroys every idle interpreter and does not wait for a
-stuck one: its thread destroys it when its chunk ends.
+Timeouts and stuck chunks follow :mod:`gilfree.runners.threads` (the policy is
+:mod:`gilfree.runners._batch`): on a timeout (or Ctrl-C, or a chunk that raised) the runner
+sets each worker's stop flag, which a thread inside that worker turns into the chunk's
+``CancelToken`` within a few milliseconds, and gives running chunks ``STOP_GRACE_S``. A chunk
+that ignores its token is left running (an interpreter running code cannot be destroyed):
+``map`` raises ``TimeoutError`` on time, naming it, and the runner refuses new work until it
+ends. ``close()`` destroys every idle interpreter and does not wait for a stuck one: its thread
+destroys it when its chunk ends.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from typing import Any
 
 from gilfree._cancel import Cancelled
 from gilfree.runners._base import ChunkOutcome, Runner, attach_origin, check_timeout
+from gilfree.runners._batch import Batch, StuckGuard, wait
 from gilfree.runners._interp_worker import decode
 from gilfree.runners.registry import register
 
@@ -65,8 +67,6 @@ try:  # 3.13: the native module takes shareable objects as they are (memoryviews
 except ImportError:  # pragma: no cover - 3.12 (the backport goes through pickle there)
     _native = None
 
-#: How long running chunks get to stop after their flag is set (as in the threads runner).
-STOP_GRACE_S = 0.2
 #: How long ``close()`` waits for each worker to destroy its interpreter.
 CLOSE_JOIN_S = 2.0
 #: How long a worker gets to create its interpreter and import what it needs.
@@ -300,66 +300,27 @@ def _remote_error(i: int, exc_bytes: bytes | None, remote_tb: str, summary: str)
     return attach_origin(exc, i, remote_tb)
 
 
-class _Batch:
-    """One ``map`` call, as in the threads runner; shared state only under ``lock``."""
+class _Batch(Batch):
+    """One ``map`` call: chunk ``i`` runs in a worker's interpreter; a stop sets every worker's flag."""
 
-    __slots__ = (
-        "done",
-        "errors",
-        "flags",
-        "lock",
-        "outcomes",
-        "prepared",
-        "ref",
-        "remaining",
-        "running",
-        "token",
-    )
+    __slots__ = ("flags", "prepared", "ref")
 
     def __init__(self, ref, prepared, token, flags) -> None:
+        super().__init__(len(prepared), token)
         self.ref = ref
         self.prepared = prepared
-        self.token = token
         self.flags = flags  # every worker's stop flag
-        self.outcomes: list[ChunkOutcome | None] = [None] * len(prepared)
-        self.errors: dict[int, BaseException] = {}
-        self.running: set[int] = set()
-        self.remaining = len(prepared)
-        self.lock = threading.Lock()
-        self.done = threading.Event()
 
-    def run(self, i: int, w: _Worker) -> None:
-        try:
-            with self.lock:  # the flag is reset and set under the lock: a stop is never lost
-                failed = bool(self.errors)
-                if not failed:
-                    self.running.add(i)
-                    w.flag[0] = 0
-            if failed:
-                raise Cancelled("skipped after another chunk failed")
-            kinds, values = self.prepared[i]
-            self.outcomes[i] = w.call(i, self.ref, kinds, values, self.token is not None)
-        except BaseException as exc:
-            self.stop(i, exc)
-        finally:
-            with self.lock:
-                self.running.discard(i)
-                self.remaining -= 1
-                if self.remaining == 0:
-                    self.done.set()
+    def begin(self, worker: _Worker) -> None:
+        worker.flag[0] = 0  # reset and set under the lock: a stop is never lost
 
-    def stop(self, i: int, exc: BaseException) -> None:
-        """Note a failure (``i = -1``: the caller stopped the run) and stop every running chunk."""
-        with self.lock:
-            self.errors.setdefault(i, exc)
-            for flag in self.flags:
-                flag[0] = 1
-        if self.token is not None:
-            self.token.cancel()
+    def halt(self) -> None:
+        for flag in self.flags:
+            flag[0] = 1
 
-    def still_running(self) -> list[int]:
-        with self.lock:
-            return sorted(self.running)
+    def call(self, i: int, worker: _Worker) -> ChunkOutcome:
+        kinds, values = self.prepared[i]
+        return worker.call(i, self.ref, kinds, values, self.token is not None)
 
 
 @register
@@ -380,7 +341,7 @@ class InterpreterRunner(Runner):
     def _start(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._workers: list[_Worker] = []
-        self._stuck: _Batch | None = None
+        self._stuck = StuckGuard("interpreters", "an interpreter running code cannot be destroyed")
         bare, path = _bare_packages(), "\0".join(p for p in sys.path if isinstance(p, str))
         try:
             for i in range(self.workers):
@@ -463,61 +424,25 @@ class InterpreterRunner(Runner):
 
     def _map(self, ref: str, prepared: list, timeout: float | None, cancel: Any) -> list[ChunkOutcome]:
         self.start()
-        stuck = self._stuck
-        if stuck is not None:
-            if not stuck.done.is_set():
-                raise RuntimeError(
-                    f"this interpreters runner is unusable until chunk(s) {stuck.still_running()} of an "
-                    "earlier run finish: they ignored their cancel token after a timeout (an interpreter "
-                    "running code cannot be destroyed); close it and use another runner"
-                )
-            self._stuck = None
+        self._stuck.check()
         if not prepared:
             return []
         batch = _Batch(ref, prepared, cancel, [w.flag for w in self._workers])
         for i in range(len(prepared)):
             self._queue.put((batch, i))
-        deadline = None if timeout is None else time.perf_counter() + timeout
-        step = _STEP_S if cancel is None else _CANCEL_STEP_S
-        try:
-            while not batch.done.wait(
-                step if deadline is None else max(0.0, min(step, deadline - time.perf_counter()))
-            ):
-                if cancel is not None and cancel.cancelled and -1 not in batch.errors:
-                    batch.stop(-1, Cancelled("stopped by the caller's CancelToken"))
-                if deadline is not None and time.perf_counter() >= deadline:
-                    left = self._stop(batch)
-                    msg = f"the run took longer than timeout={timeout} s"
-                    if left:
-                        msg += (
-                            f"; chunk(s) {left} ignored the cancel token and are still running in "
-                            "their interpreters, which cannot be destroyed while they run: this "
-                            "runner refuses new work until they finish"
-                        )
-                    raise TimeoutError(msg)
-        except KeyboardInterrupt:
-            self._stop(batch)
-            raise
-        if batch.errors:
-            real = {i: e for i, e in batch.errors.items() if not isinstance(e, Cancelled)} or batch.errors
-            i = min(real)
-            if i < 0:
-                raise real[i]
-            raise real[i] if _noted(real[i]) else attach_origin(real[i], i)
-        return batch.outcomes  # type: ignore[return-value]
 
-    def _stop(self, batch: _Batch) -> list[int]:
-        """Stop running chunks and give them ``STOP_GRACE_S``; the chunks still running."""
-        batch.stop(-1, Cancelled("stopped by the caller"))
-        if batch.done.wait(STOP_GRACE_S):
-            return []
-        self._stuck = batch
-        return batch.still_running()
+        def tick() -> None:  # the caller's token reaches the workers through their flags
+            if cancel.cancelled and -1 not in batch.errors:
+                batch.stop(-1, Cancelled("stopped by the caller's CancelToken"))
 
-
-def _noted(exc: BaseException) -> bool:
-    """Whether the chunk's index is on it already (a worker's exception, rebuilt here)."""
-    return any(str(n).startswith("raised by chunk") for n in getattr(exc, "__notes__", ()))
+        return wait(
+            batch,
+            self._stuck,
+            timeout,
+            step=_STEP_S if cancel is None else _CANCEL_STEP_S,
+            where="their interpreters, which cannot be destroyed while they run",
+            tick=None if cancel is None else tick,
+        )
 
 
 @atexit.register
