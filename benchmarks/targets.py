@@ -245,7 +245,8 @@ def read_ceiling(workers: int, repeat: int) -> list[Check]:
                         share.value,
                         "shown",
                         True,
-                        f"gilfree {gb_s['gilfree']:.1f} GB/s ({k.isa}), read ceiling {gb_s['read']:.1f} GB/s",
+                        f"gilfree {gb_s['gilfree']:.1f} GB/s ({k.isa}), read ceiling {gb_s['read']:.1f} GB/s "
+                        f"({', '.join(f'{r[5:]} {gb_s[r]:.1f}' for r in reads)})",
                         (share.low, share.high),
                         counted=False,
                     )

@@ -12,16 +12,17 @@ the ceiling is the faster of the two. Why that one: it only reads; NumPy compile
 AVX2/AVX-512 and picks the path at run time, as gilfree does; an integer minimum has no NaN
 branch and no dependency chain that could be slower than memory; and it releases the GIL,
 so N threads read at once. Why two widths: NumPy's loops differ by type and CPU. On the
-2-core development host (AMD EPYC Zen 5 KVM guest, 1e8 float64, one thread, quiet) the
-``uint32`` minimum read 42.4 GB/s and the ``uint64`` one 35.2, the ``uint8``/``uint16`` ones
-30-31, OpenBLAS's ``ddot`` 38.9 and a Numba ``fastmath`` loop about 42; with ``uint64``
-alone, gilfree's ``sum_squares`` (41 GB/s) read at 1.19 of the "ceiling". Neither gilfree's
-nor BLAS's code is the ceiling, so neither is judged by itself. It is the fastest read NumPy
-has, not the hardware's limit: a share a little above 1 is still possible.
+2-core development host (AMD EPYC Zen 5 KVM guest, 1e8 float64, one thread, quiet;
+``python benchmarks/targets.py --only ceiling`` prints each width) the ``uint32`` minimum read
+40.7-41.2 GB/s and the ``uint64`` one 33.1-34.5; with ``uint64`` alone, gilfree's
+``sum_squares`` (41 GB/s) read at 1.19 of the "ceiling". Neither gilfree's nor BLAS's code is
+the ceiling, so neither is judged by itself. It is the fastest read NumPy has, not the
+hardware's limit: a share a little above 1 is still possible.
 
-Cheap by design: the best of 3 reads per width and thread count, so about 0.2 s for 2 x 160 MB arrays
-at 1 and 2 threads. ``gilfree compare`` calls :func:`judge` only when a memory-bound kernel
-ran; ``benchmarks/targets.py`` reports the same shares.
+Cheap by design: the best of 3 reads per width and thread count, so about 0.1 s for 2 x 160 MB
+arrays at 1 and 2 threads (0.044 s for one, on the Zen 5 development host). ``gilfree
+compare`` calls :func:`judge` only when a memory-bound kernel ran; ``benchmarks/targets.py``
+reports the same shares.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
         return compare_workload_command(args)
     from gilfree import compare, report
-    from gilfree.cli.workload import _check_outputs
+    from gilfree.cli.workload import _check_outputs, write_outputs
 
     # Everything is checked before the matrix runs: a bad value costs nothing and leaves no file.
     to_stdout = _check_outputs(args)
@@ -110,12 +110,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         with report.progress_bar(show_progress) as progress:
             result = compare.run(plan, progress)
 
-    if args.json is not None:
-        report.write_output(args.json, report.to_json(result))
-    if args.csv is not None:
-        report.write_output(args.csv, report.to_csv(result))
-    if args.plot is not None:
-        report.write_output(args.plot, report.to_image(result, report.plot_format(args.plot)))
+    write_outputs(args, result)
     report.print_table(result, stderr=bool(to_stdout), wide=args.wide)
     if args.python:
         from gilfree.pythons import slowdowns

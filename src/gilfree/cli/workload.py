@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from gilfree.cli import UsageError, _parse_workers, _split_names, check_scheduler_option, scheduler_options
 
@@ -102,14 +103,21 @@ def compare_workload_command(args: argparse.Namespace) -> int:
     show_progress = not to_stdout and not args.no_progress and sys.stderr.isatty()
     with report.progress_bar(show_progress) as progress:
         result = compare.run_workload(plan, workload, progress)
+    write_outputs(args, result)
+    report.print_table(result, stderr=bool(to_stdout))
+    return 0 if result.all_matched else 1
+
+
+def write_outputs(args: argparse.Namespace, result: Any) -> None:
+    """The files compare was asked for (``--json``, ``--csv``, ``--plot``): kernels and workloads alike."""
+    from gilfree import report
+
     if args.json is not None:
         report.write_output(args.json, report.to_json(result))
     if args.csv is not None:
         report.write_output(args.csv, report.to_csv(result))
     if args.plot is not None:
         report.write_output(args.plot, report.to_image(result, report.plot_format(args.plot)))
-    report.print_table(result, stderr=bool(to_stdout))
-    return 0 if result.all_matched else 1
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,8 +9,9 @@ from gilfree._cancel import Cancelled
 cdef enum:
     BLOCK = 4096
     # Why 32: four zmm registers of divisions in flight (eight ymm, sixteen xmm). With 8 lanes
-    # a vector division waited on the one before it: n = 2e8 serial took 55 ms on avx512, 32
-    # lanes 23.7 ms (avx2 47 ms, baseline 189 -> 94 ms; AMD EPYC Zen 5 KVM guest).
+    # a vector division waited on the one before it: n = 2e8 serial took 54.0 ms on avx512, 32
+    # lanes 23.5 ms (avx2 46.9 ms, baseline 189 -> 95 ms; AMD EPYC Zen 5 KVM guest,
+    # GILFREE_ISA=<path> benchmarks/targets.py --only numba, and --isa for the 8-lane baseline).
     LANES = 32
 
 # 2**53: every integer up to it is exact as a double.

@@ -17,8 +17,9 @@ cdef enum:
     # A multiple of LANES, so the lanes group the pairs of a row exactly as without the reads.
     PAIRS = 262144
     # Why 16: two zmm registers of square roots in flight (four ymm, eight xmm). n = 14,000
-    # serial: 4 lanes 88 ms on avx512, 16 lanes 26 ms, 32 lanes 30 ms (avx2 90 -> 52 ms,
-    # baseline 181 -> 99 ms; AMD EPYC Zen 5 KVM guest).
+    # serial: 4 lanes 88.4 ms on avx512, 16 lanes 25.2 ms (avx2 51.8 ms, baseline 181 -> 97 ms;
+    # AMD EPYC Zen 5 KVM guest, GILFREE_ISA=<path> benchmarks/targets.py --only numba, and
+    # --isa for the 4-lane baseline). A 32-lane build took 30 ms on avx512 (best of 7).
     LANES = 16
 
 

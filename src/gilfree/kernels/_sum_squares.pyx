@@ -12,8 +12,8 @@ cdef enum:
     BLOCK = 65536
     # Why 32: four zmm registers of 8 doubles (eight ymm, sixteen xmm on the baseline), so an
     # AVX-512 core has four add chains in flight, as a fastmath compiler's would. With 8 lanes
-    # (one zmm chain), 1e8 float64 from memory read 34.6 GB/s against Numba fastmath's 41.8
-    # (AMD EPYC Zen 5 KVM guest, benchmarks/targets.py --only numba).
+    # (one zmm chain), 1e8 float64 from memory took 22.7 ms against Numba fastmath's 18.9, with
+    # 32 lanes 19.8 ms against 19.4 (AMD EPYC Zen 5 KVM guest, benchmarks/targets.py --only numba).
     LANES = 32
 
 

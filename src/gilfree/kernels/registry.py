@@ -93,8 +93,8 @@ class Integrate(Kernel):
     """Midpoint rule for the integral of 4/(1+x^2) on [0, 1] with n steps (= pi): compute-bound, uniform."""
 
     name = "integrate"
-    # Why: n = 2e8 serial, 32 lanes, on the Zen 5 development machine: 94 ms baseline, 47 ms
-    # avx2, 23.7 ms avx512 (four zmm of divisions in flight).
+    # Why: n = 2e8 serial, 32 lanes, on the Zen 5 development machine: 94.9 ms baseline, 46.9 ms
+    # avx2, 23.5 ms avx512 (GILFREE_ISA=<path> benchmarks/targets.py --only numba).
     ns_per_unit = 0.47
     ns_per_unit_isa: ClassVar[dict[str, float]] = {"avx2": 0.24, "avx512": 0.12}
     sizes: ClassVar[dict[str, dict[str, Any]]] = {
@@ -134,8 +134,8 @@ class Pairwise(Kernel):
     """Sum of Euclidean distances over all pairs of n points in 3-D: O(n^2), triangular rows."""
 
     name = "pairwise"
-    # Why: per pair; n = 14,000 serial, 16 lanes, on the Zen 5 development machine: 99 ms
-    # baseline, 52 ms avx2, 26 ms avx512.
+    # Why: per pair; n = 14,000 serial, 16 lanes, on the Zen 5 development machine: 97.3 ms
+    # baseline, 51.8 ms avx2, 25.2 ms avx512 (GILFREE_ISA=<path> benchmarks/targets.py --only numba).
     ns_per_unit = 1.0
     ns_per_unit_isa: ClassVar[dict[str, float]] = {"avx2": 0.53, "avx512": 0.27}
 

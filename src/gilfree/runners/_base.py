@@ -94,6 +94,12 @@ def attach_origin(exc: BaseException, index: int, remote_tb: str | None = None) 
     return exc
 
 
+def has_origin(exc: BaseException) -> bool:
+    """Whether :func:`attach_origin` has named a chunk on ``exc`` already (in a worker, say)."""
+    notes = [*getattr(exc, "__notes__", ()), *(a for a in exc.args if isinstance(a, str))]
+    return any(str(n).startswith("raised by chunk") for n in notes)
+
+
 class WorkerCrashed(RuntimeError):
     """A worker process died (``os._exit``, a signal, a segfault) while it ran a chunk.
 

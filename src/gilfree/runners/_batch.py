@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gilfree._cancel import Cancelled
-from gilfree.runners._base import ChunkOutcome, attach_origin
+from gilfree.runners._base import ChunkOutcome, attach_origin, has_origin
 
 #: How long running chunks get to stop after their token is set (timeout, Ctrl-C). Why: gilfree's
 #: kernels read the token about once a millisecond, so they stop within a few; 0.2 s covers a
@@ -94,7 +94,7 @@ class Batch:
         # The first real failure; the Cancelled of chunks stopped because of it are noise.
         real = {i: e for i, e in self.errors.items() if not isinstance(e, Cancelled)} or self.errors
         i = min(real)
-        if i < 0 or any(str(n).startswith("raised by chunk") for n in getattr(real[i], "__notes__", ())):
+        if i < 0 or has_origin(real[i]):
             raise real[i]  # the caller's stop, or a worker's exception that says its chunk already
         raise attach_origin(real[i], i)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from distributed import Future, KilledWorker
 
-from gilfree.runners._base import attach_origin
+from gilfree.runners._base import attach_origin, has_origin
 from gilfree.runners._dask_worker import ChunkExit, dead_markers
 from gilfree.runners._dask_worker import stop_run as _stop_on_worker
 
@@ -222,7 +222,7 @@ def blame(exc: KilledWorker, index: int, run_id: str, died: set[tuple[int, int]]
     for i, pid in died:
         deaths.setdefault(i, set()).add(pid)
     if not deaths:  # no record (no writable temporary folder on the workers): Dask's word
-        return exc if _named(exc) else attach_origin(exc, index)
+        return exc if has_origin(exc) else attach_origin(exc, index)
     most = max(len(pids) for pids in deaths.values())
     suspects = sorted(i for i, pids in deaths.items() if len(pids) == most)
     times = f"{most} time{'s' if most != 1 else ''}"
@@ -240,12 +240,6 @@ def blame(exc: KilledWorker, index: int, run_id: str, died: set[tuple[int, int]]
             "cannot be told; run with threads_per_worker=1 to find out",
         )
     return fresh
-
-
-def _named(exc: BaseException) -> bool:
-    """Whether ``attach_origin`` has named a chunk on ``exc`` already."""
-    notes = [*getattr(exc, "__notes__", ()), *(a for a in exc.args if isinstance(a, str))]
-    return any(str(n).startswith("raised by chunk") for n in notes)
 
 
 def _note(exc: BaseException, text: str) -> None:

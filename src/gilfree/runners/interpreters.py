@@ -128,15 +128,14 @@ CREATE_TRIES = 3
 
 def _create() -> Any:
     """A new interpreter, created under ``_LIFE_LOCK``, retried on CPython's creation race."""
-    for attempt in range(CREATE_TRIES):
+    for attempt in range(1, CREATE_TRIES):
         try:
             with _LIFE_LOCK:
                 return _api.create()
         except _api.InterpreterError:
-            if attempt == CREATE_TRIES - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(0.01 * attempt)
+    with _LIFE_LOCK:  # the last try: its error is the caller's
+        return _api.create()
 
 
 def _bare_packages() -> tuple[tuple[str, str], ...]:
